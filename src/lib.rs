@@ -1,0 +1,15 @@
+//! distal-dvt-cds: a CDS Hooks 2.0 service for isolated distal (calf) deep vein thrombosis.
+//!
+//! The data flows one way, one module per arrow (see ARCHITECTURE.md):
+//! HTTP request (`http`) → CDS Hooks request (`hook_request`) → prefetch (`prefetch`)
+//! → facts (`facts`) → assessment (`clinical`, pure) → cards (`cards`) → HTTP response.
+//! `pipeline` wires the arrows together for both the server and the `evaluate` command;
+//! `config` loads `cds-services/`.
+
+pub mod cards;
+pub mod clinical;
+pub mod config;
+pub mod facts;
+pub mod hook_request;
+pub mod pipeline;
+pub mod prefetch;
