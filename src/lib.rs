@@ -7,9 +7,13 @@
 //! `config` loads `cds-services/`.
 
 pub mod cards;
+pub mod cds_schema;
 pub mod clinical;
 pub mod config;
 pub mod facts;
 pub mod hook_request;
+pub mod http;
 pub mod pipeline;
 pub mod prefetch;
+pub mod settings;
+pub mod telemetry;

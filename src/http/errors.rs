@@ -1,0 +1,218 @@
+//! `ApiError`: every way an HTTP request can fail, mapped to a status code and a JSON body in
+//! one place (`impl ResponseError`).
+//!
+//! Body: `{"error": {"status": 400, "code": "schema-violation", "message": "…",
+//! "pointer": "/context/patientId"}}`, plus `line`/`column` (malformed JSON) or `missing`
+//! (412). Messages never quote request values. Internal errors are logged (without request
+//! content) and answered with a generic message.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{ALLOW, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::cds_schema::SchemaViolation;
+use crate::hook_request::RequestError;
+use crate::pipeline::PipelineError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request body is not valid JSON: {message}")]
+    MalformedJson {
+        message: String,
+        line: usize,
+        column: usize,
+    },
+    #[error("the request breaks the CDS Hooks 2.0 schema at `{pointer}`: {message}")]
+    SchemaViolation { pointer: String, message: String },
+    #[error("invalid request at `{pointer}`: {message}")]
+    InvalidRequest { pointer: String, message: String },
+    #[error("{0}")]
+    HookMismatch(String),
+    #[error("unknown CDS service; known services: {}", known.join(", "))]
+    UnknownService { known: Vec<String> },
+    #[error("no such resource; see GET /cds-services and GET /openapi.json")]
+    NotFound,
+    #[error("method not allowed; allowed: {allow}")]
+    MethodNotAllowed { allow: &'static str },
+    #[error(
+        "prefetch keys missing and no fhirServer to fetch them from: {}. Send them in `prefetch` \
+         (use null for \"no such data\"); the next version fetches absent keys from fhirServer.",
+        missing.join(", ")
+    )]
+    MissingPrefetch { missing: Vec<String> },
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error(
+        "the request body must be JSON: Content-Type application/json or application/fhir+json"
+    )]
+    UnsupportedMediaType,
+    #[error("the service is not ready yet")]
+    NotReady,
+    /// A bug. The detail is logged, never sent.
+    #[error("internal error")]
+    Internal(&'static str),
+}
+
+impl ApiError {
+    /// Stable machine-readable code (documented in README and OpenAPI).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::MalformedJson { .. } => "malformed-json",
+            ApiError::SchemaViolation { .. } => "schema-violation",
+            ApiError::InvalidRequest { .. } => "invalid-request",
+            ApiError::HookMismatch(_) => "hook-mismatch",
+            ApiError::UnknownService { .. } => "unknown-service",
+            ApiError::NotFound => "not-found",
+            ApiError::MethodNotAllowed { .. } => "method-not-allowed",
+            ApiError::MissingPrefetch { .. } => "missing-prefetch",
+            ApiError::PayloadTooLarge { .. } => "payload-too-large",
+            ApiError::UnsupportedMediaType => "unsupported-media-type",
+            ApiError::NotReady => "not-ready",
+            ApiError::Internal(_) => "internal-error",
+        }
+    }
+
+    /// The message sent to the client.
+    pub fn client_message(&self) -> String {
+        match self {
+            ApiError::SchemaViolation { message, .. }
+            | ApiError::InvalidRequest { message, .. } => message.clone(),
+            ApiError::Internal(_) => {
+                "internal error: the service failed to process this request (the failure is logged)"
+                    .to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    pub fn malformed_json(e: &serde_json::Error) -> ApiError {
+        // serde_json's syntax messages name the position, never the content.
+        ApiError::MalformedJson {
+            message: e.to_string(),
+            line: e.line(),
+            column: e.column(),
+        }
+    }
+}
+
+impl From<SchemaViolation> for ApiError {
+    fn from(v: SchemaViolation) -> Self {
+        ApiError::SchemaViolation {
+            pointer: v.pointer,
+            message: v.message,
+        }
+    }
+}
+
+impl From<RequestError> for ApiError {
+    fn from(e: RequestError) -> Self {
+        ApiError::InvalidRequest {
+            pointer: e.pointer,
+            message: e.message,
+        }
+    }
+}
+
+impl From<PipelineError> for ApiError {
+    fn from(e: PipelineError) -> Self {
+        match e {
+            PipelineError::HookMismatch { .. } => ApiError::HookMismatch(e.to_string()),
+            PipelineError::MissingPrefetch { keys } => ApiError::MissingPrefetch {
+                missing: keys.into_iter().map(str::to_owned).collect(),
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    status: u16,
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pointer: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    column: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing: Option<&'a [String]>,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::MalformedJson { .. }
+            | ApiError::SchemaViolation { .. }
+            | ApiError::InvalidRequest { .. }
+            | ApiError::HookMismatch(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnknownService { .. } | ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MissingPrefetch { .. } => StatusCode::PRECONDITION_FAILED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if let ApiError::Internal(detail) = self {
+            tracing::error!(
+                error.code = self.code(),
+                error.detail = detail,
+                "internal error"
+            );
+        } else {
+            tracing::debug!(
+                error.code = self.code(),
+                status = status.as_u16(),
+                "client error"
+            );
+        }
+        let pointer = match self {
+            ApiError::SchemaViolation { pointer, .. }
+            | ApiError::InvalidRequest { pointer, .. }
+                if !pointer.is_empty() =>
+            {
+                Some(pointer.as_str())
+            }
+            _ => None,
+        };
+        let (line, column) = match self {
+            ApiError::MalformedJson { line, column, .. } => (Some(*line), Some(*column)),
+            _ => (None, None),
+        };
+        let missing = match self {
+            ApiError::MissingPrefetch { missing } if !missing.is_empty() => {
+                Some(missing.as_slice())
+            }
+            _ => None,
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                status: status.as_u16(),
+                code: self.code(),
+                message: self.client_message(),
+                pointer,
+                line,
+                column,
+                missing,
+            },
+        };
+        let mut response = HttpResponse::build(status).json(body);
+        if let ApiError::MethodNotAllowed { allow } = self {
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static(allow));
+        }
+        response
+    }
+}

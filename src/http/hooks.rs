@@ -1,0 +1,64 @@
+//! A hook call from JSON to outcome, shared by `POST /cds-services/{id}` and the `evaluate`
+//! command: schema check → `HookRequest::parse` → `pipeline::run`, errors as [`ApiError`].
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::errors::ApiError;
+use crate::cds_schema::Schemas;
+use crate::config::{Config, ServiceDefinition};
+use crate::hook_request::HookRequest;
+use crate::pipeline::{self, HookOutcome};
+
+/// Check a request body against the CDS Hooks request schema, then parse it.
+pub fn parse_request(schemas: &Schemas, body: &Value) -> Result<HookRequest, ApiError> {
+    schemas.check_request(body)?;
+    Ok(HookRequest::parse(body)?)
+}
+
+/// Evaluate a parsed request for `service` at `now`.
+pub fn run(
+    config: &Config,
+    service: &ServiceDefinition,
+    request: &HookRequest,
+    now: OffsetDateTime,
+) -> Result<HookOutcome, ApiError> {
+    Ok(pipeline::run(config, service, request, now)?)
+}
+
+/// The service answering `request.hook` (for `evaluate`, which has no service id).
+pub fn service_for<'c>(
+    config: &'c Config,
+    request: &HookRequest,
+) -> Result<&'c ServiceDefinition, ApiError> {
+    config
+        .services
+        .iter()
+        .find(|s| s.hook == request.hook)
+        .ok_or_else(|| ApiError::InvalidRequest {
+            pointer: "/hook".to_owned(),
+            message: format!(
+                "no configured service answers the `{}` hook",
+                request.hook.as_str()
+            ),
+        })
+}
+
+/// `hookInstance` as it may be logged: only when it is a UUID (as the spec requires);
+/// anything else could be arbitrary client text.
+pub fn loggable_hook_instance(body: &Value) -> Option<String> {
+    let s = body.get("hookInstance")?.as_str()?;
+    uuid::Uuid::parse_str(s)
+        .ok()
+        .map(|u| u.hyphenated().to_string())
+}
+
+/// `hook` as it may be logged: a hook this service knows, else `other`.
+pub fn loggable_hook(body: &Value) -> &'static str {
+    match body.get("hook").and_then(Value::as_str) {
+        Some("order-select") => "order-select",
+        Some("order-sign") => "order-sign",
+        Some(_) => "other",
+        None => "none",
+    }
+}

@@ -1,0 +1,179 @@
+//! Prometheus metrics (`GET /metrics`), one registry per application.
+//!
+//! Labels are bounded and never carry patient data: route patterns (not paths), known service
+//! ids (`unknown` otherwise), status codes, and the codes of the cards' `extension["dvt-cds"]`.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+use serde_json::Value;
+
+use crate::pipeline::HookOutcome;
+
+/// Label value for requests outside the service routes.
+pub const NO_SERVICE: &str = "none";
+/// Label value for an id that names no service.
+pub const UNKNOWN_SERVICE: &str = "unknown";
+
+pub struct Metrics {
+    registry: Registry,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+    cards: IntCounterVec,
+    feedback: IntCounterVec,
+    accepted_suggestions: IntCounterVec,
+    skipped_prefetch_entries: IntCounterVec,
+    unreadable_resources: IntCounterVec,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+fn counter(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntCounterVec> {
+    let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+    registry.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
+/// A label value taken from our own output: short lowercase codes only.
+fn code_label(v: Option<&Value>) -> &str {
+    match v.and_then(Value::as_str) {
+        Some(s)
+            if !s.is_empty()
+                && s.len() <= 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+        {
+            s
+        }
+        Some(_) => "other",
+        None => "",
+    }
+}
+
+impl Metrics {
+    pub fn new() -> prometheus::Result<Metrics> {
+        let registry = Registry::new_custom(Some("dvt_cds".to_owned()), None)?;
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time to answer an HTTP request, by route pattern and service.",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            &["route", "service"],
+        )?;
+        registry.register(Box::new(http_duration.clone()))?;
+        Ok(Metrics {
+            http_requests: counter(
+                &registry,
+                "http_requests_total",
+                "HTTP requests answered, by route pattern, service and status code.",
+                &["route", "service", "status"],
+            )?,
+            http_duration,
+            cards: counter(
+                &registry,
+                "cards_total",
+                "Cards returned, by service, kind, recommendation (stratification) and check (order-safety).",
+                &["service", "kind", "recommendation", "check"],
+            )?,
+            feedback: counter(
+                &registry,
+                "feedback_total",
+                "Feedback entries received, by service and outcome.",
+                &["service", "outcome"],
+            )?,
+            accepted_suggestions: counter(
+                &registry,
+                "feedback_accepted_suggestions_total",
+                "Suggestions reported as accepted in feedback, by service.",
+                &["service"],
+            )?,
+            skipped_prefetch_entries: counter(
+                &registry,
+                "prefetch_skipped_entries_total",
+                "Prefetch Bundle entries skipped (OperationOutcome or search.mode = outcome), by service.",
+                &["service"],
+            )?,
+            unreadable_resources: counter(
+                &registry,
+                "unreadable_resources_total",
+                "Resources that could not be read (their facts became unknown), by service.",
+                &["service"],
+            )?,
+            registry,
+        })
+    }
+
+    pub fn observe_request(&self, route: &str, service: &str, status: u16, seconds: f64) {
+        self.http_requests
+            .with_label_values(&[route, service, &status.to_string()])
+            .inc();
+        self.http_duration
+            .with_label_values(&[route, service])
+            .observe(seconds);
+    }
+
+    /// Count what a successful hook call returned.
+    pub fn observe_outcome(&self, service: &str, outcome: &HookOutcome) {
+        for card in &outcome.response.cards {
+            let ext = card.get("extension").and_then(|e| e.get("dvt-cds"));
+            let kind = code_label(ext.and_then(|e| e.get("kind")));
+            let recommendation = code_label(ext.and_then(|e| e.get("recommendation")));
+            let check = code_label(ext.and_then(|e| e.get("check")));
+            self.cards
+                .with_label_values(&[
+                    service,
+                    if kind.is_empty() { "unknown" } else { kind },
+                    recommendation,
+                    check,
+                ])
+                .inc();
+        }
+        self.skipped_prefetch_entries
+            .with_label_values(&[service])
+            .inc_by(outcome.skipped_prefetch_entries as u64);
+        self.unreadable_resources
+            .with_label_values(&[service])
+            .inc_by(outcome.unreadable_resources as u64);
+    }
+
+    pub fn observe_feedback(&self, service: &str, outcome: &str, accepted_suggestions: usize) {
+        self.feedback.with_label_values(&[service, outcome]).inc();
+        self.accepted_suggestions
+            .with_label_values(&[service])
+            .inc_by(accepted_suggestions as u64);
+    }
+
+    /// Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        let encoder = TextEncoder::new();
+        if let Err(e) = encoder.encode(&self.registry.gather(), &mut buffer) {
+            tracing::error!(error = %e, "cannot encode metrics");
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+
+    /// Make the per-service series exist (at 0) before the first request.
+    pub fn register_services<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
+        for id in ids {
+            self.skipped_prefetch_entries.with_label_values(&[id]);
+            self.unreadable_resources.with_label_values(&[id]);
+            self.accepted_suggestions.with_label_values(&[id]);
+            for outcome in ["accepted", "overridden"] {
+                self.feedback.with_label_values(&[id, outcome]);
+            }
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Routes and handlers. Handlers are thin: extract, call the pipeline, map the error.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::http::header::{ALLOW, CONTENT_TYPE, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Resource, Responder, web};
+use serde::Deserialize;
+use serde_json::json;
+use tracing::Instrument;
+use tracing::field::Empty;
+
+use super::body;
+use super::errors::ApiError;
+use super::hooks;
+use super::state::AppState;
+use crate::cds_schema;
+
+const ALLOW_GET: &str = "GET, HEAD, OPTIONS";
+const ALLOW_POST: &str = "POST, OPTIONS";
+
+/// All routes; unknown paths are answered by [`not_found`] (set on the `App`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(get_resource("/cds-services", discovery))
+        .service(post_resource("/cds-services/{id}", hook))
+        .service(post_resource("/cds-services/{id}/feedback", feedback))
+        .service(get_resource("/healthz", healthz))
+        .service(get_resource("/readyz", readyz))
+        .service(get_resource("/metrics", metrics))
+        .service(get_resource("/openapi.json", openapi));
+}
+
+fn get_resource<F, Args>(path: &str, handler: F) -> Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
+        .default_service(web::to(|req: HttpRequest| wrong_method(req, ALLOW_GET)))
+}
+
+fn post_resource<F, Args>(path: &str, handler: F) -> Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    web::resource(path)
+        .route(web::post().to(handler))
+        .default_service(web::to(|req: HttpRequest| wrong_method(req, ALLOW_POST)))
+}
+
+/// `GET /cds-services`.
+async fn discovery(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(&state.discovery)
+}
+
+/// `POST /cds-services/{id}`.
+async fn hook(
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let service = state.service(&id)?.clone();
+    let bytes = body::read(&req, payload, state.max_body_bytes).await?;
+    let now = state.now();
+    let span = tracing::Span::current();
+    let shared = state.clone();
+    let outcome = web::block(move || {
+        let body = body::parse_json(&bytes)?;
+        span.record("hook", hooks::loggable_hook(&body));
+        if let Some(instance) = hooks::loggable_hook_instance(&body) {
+            span.record("hook_instance", instance);
+        }
+        let request = hooks::parse_request(&shared.schemas, &body)?;
+        hooks::run(&shared.config, &service, &request, now).map(|outcome| (service.id, outcome))
+    })
+    .await
+    .map_err(|_| ApiError::Internal("hook evaluation panicked"))??;
+    let (service_id, outcome) = outcome;
+    state.metrics.observe_outcome(&service_id, &outcome);
+    tracing::Span::current().record("cards", outcome.response.cards.len());
+    Ok(HttpResponse::Ok().json(&outcome.response))
+}
+
+#[derive(Deserialize)]
+struct FeedbackRequest {
+    feedback: Vec<FeedbackItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FeedbackItem {
+    outcome: String,
+    #[serde(default)]
+    accepted_suggestions: Vec<serde_json::Value>,
+}
+
+/// `POST /cds-services/{id}/feedback`: validated, counted by service and outcome, not stored.
+async fn feedback(
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let service = state.service(&id)?;
+    let bytes = body::read(&req, payload, state.max_body_bytes).await?;
+    let body = body::parse_json(&bytes)?;
+    state.schemas.check_feedback(&body)?;
+    let parsed: FeedbackRequest =
+        serde_json::from_value(body).map_err(|_| ApiError::InvalidRequest {
+            pointer: "/feedback".to_owned(),
+            message: "`feedback` must be an array of feedback entries".to_owned(),
+        })?;
+    for item in &parsed.feedback {
+        state
+            .metrics
+            .observe_feedback(&service.id, &item.outcome, item.accepted_suggestions.len());
+    }
+    Ok(HttpResponse::Ok().json(json!({ "status": "ok" })))
+}
+
+/// `GET /healthz`: the process answers.
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: configuration, value sets and schemas are loaded.
+async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if !state.is_ready() {
+        return Err(ApiError::NotReady);
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "status": "ready",
+        "services": state.config.services.len(),
+        "rulesetVersion": state.config.rules.ruleset_version,
+    })))
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"))
+        .body(state.metrics.render())
+}
+
+/// `GET /openapi.json`.
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "application/json"))
+        .body(cds_schema::OPENAPI)
+}
+
+/// A known path with another method: 405 with `Allow` (plain `OPTIONS`: 204 with `Allow`;
+/// CORS preflights are answered before routing).
+async fn wrong_method(req: HttpRequest, allow: &'static str) -> Result<HttpResponse, ApiError> {
+    if req.method() == Method::OPTIONS {
+        return Ok(HttpResponse::NoContent()
+            .insert_header((ALLOW, HeaderValue::from_static(allow)))
+            .finish());
+    }
+    Err(ApiError::MethodNotAllowed { allow })
+}
+
+/// Any other path.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+/// Middleware: one span per request, one log line when it completes, request metrics.
+/// Logs the method, the route *pattern* (never the path, query or headers), the known service
+/// id, and what the handler recorded (hook, hookInstance, cards).
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let id = match route.as_str() {
+        "/cds-services/{id}" | "/cds-services/{id}/feedback" => {
+            req.path().split('/').nth(2).map(str::to_owned)
+        }
+        _ => None,
+    };
+    let service = state
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), |s| s.service_label(id.as_deref()));
+    let span = tracing::info_span!(
+        "http_request",
+        method = %req.method(),
+        route = %route,
+        service = %service,
+        request_id = %uuid::Uuid::new_v4(),
+        hook = Empty,
+        hook_instance = Empty,
+        status = Empty,
+        cards = Empty,
+        duration_ms = Empty,
+    );
+    let result = next.call(req).instrument(span.clone()).await;
+    let status = match &result {
+        Ok(res) => res.status().as_u16(),
+        Err(e) => e.as_response_error().status_code().as_u16(),
+    };
+    let elapsed = started.elapsed();
+    span.record("status", status);
+    span.record("duration_ms", elapsed.as_secs_f64() * 1000.0);
+    span.in_scope(|| tracing::info!("request completed"));
+    if let Some(state) = state {
+        state
+            .metrics
+            .observe_request(&route, &service, status, elapsed.as_secs_f64());
+    }
+    result
+}

@@ -1,0 +1,167 @@
+//! Start-up, split from request handling (zero2prod): [`Application::build`] loads and checks
+//! everything, binds the listener (port 0 picks a free port) and builds the server;
+//! [`Application::run_until_stopped`] serves until SIGTERM/SIGINT, then lets in-flight
+//! requests finish (up to `shutdown_timeout`).
+
+use std::net::{SocketAddr, TcpListener};
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+
+use super::metrics::Metrics;
+use super::routes;
+use super::state::{AppState, discovery_document};
+use crate::cds_schema::{SchemaError, SchemaViolation, Schemas};
+use crate::config::{Config, ConfigError};
+use crate::settings::{AuthDecision, Settings, SettingsError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error("configuration: the discovery document breaks its schema at `{}`: {}", .0.pointer, .0.message)]
+    Discovery(SchemaViolation),
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("cannot listen on `{bind}`: {source}")]
+    Bind {
+        bind: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    address: SocketAddr,
+    server: Server,
+}
+
+/// CORS for browser callers (the CDS Hooks sandbox): any origin; GET, POST, OPTIONS;
+/// `Authorization` and `Content-Type`. Preflights are answered here, before any auth.
+fn cors() -> Cors {
+    Cors::default()
+        .allow_any_origin()
+        .send_wildcard()
+        .allowed_methods(["GET", "POST", "OPTIONS"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(86_400)
+}
+
+/// Resolves when the process gets SIGINT (Ctrl-C) or SIGTERM: both stop gracefully.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!(signal = "SIGINT", "stopping: finishing in-flight requests"),
+        () = terminate => tracing::info!(signal = "SIGTERM", "stopping: finishing in-flight requests"),
+    }
+}
+
+/// Load configuration, compile the schemas and render discovery: everything a request needs.
+pub fn load_state(settings: &Settings) -> Result<AppState, StartupError> {
+    let config = Config::load(&settings.config_dir)?;
+    let schemas = Schemas::compile()?;
+    let discovery = discovery_document(&config, &schemas).map_err(StartupError::Discovery)?;
+    let metrics = Metrics::new()?;
+    Ok(AppState::new(
+        config,
+        schemas,
+        metrics,
+        discovery,
+        settings.max_body_bytes,
+        settings.fixed_now,
+    ))
+}
+
+impl Application {
+    pub fn build(settings: Settings) -> Result<Application, StartupError> {
+        let auth = settings.check_auth()?;
+        let state = web::Data::new(load_state(&settings)?);
+        let listener =
+            TcpListener::bind(settings.bind.as_str()).map_err(|source| StartupError::Bind {
+                bind: settings.bind.clone(),
+                source,
+            })?;
+        let address = listener.local_addr().map_err(|source| StartupError::Bind {
+            bind: settings.bind.clone(),
+            source,
+        })?;
+        state.set_ready(true);
+        let shared = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(shared.clone())
+                .wrap(cors())
+                .wrap(from_fn(routes::observe))
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+        })
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .shutdown_signal(shutdown_signal());
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Bind {
+                bind: settings.bind.clone(),
+                source,
+            })?
+            .run();
+        let public_url = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{address}"));
+        if auth == AuthDecision::InsecureNoAuth {
+            tracing::warn!(
+                "serving WITHOUT authentication (--insecure): JWT authentication is not implemented in this version"
+            );
+        }
+        tracing::info!(
+            address = %address,
+            public_url = %public_url,
+            config_dir = %settings.config_dir.display(),
+            services = state.config.services.len(),
+            ruleset_version = %state.config.rules.ruleset_version,
+            auth = "off",
+            max_body_bytes = settings.max_body_bytes,
+            fhir_budget_ms = settings.fhir_budget.as_millis() as u64,
+            "listening"
+        );
+        Ok(Application { address, server })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// Serve until stopped by a signal; in-flight requests finish first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

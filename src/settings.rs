@@ -1,0 +1,292 @@
+//! Server settings: command-line flags over `DVT_CDS_*` environment variables over embedded
+//! defaults (flags win; clap reads both). Parsed once into typed values ([`Settings`]).
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use time::OffsetDateTime;
+
+use crate::config::Config;
+
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+pub const DEFAULT_MAX_BODY_BYTES: usize = 5_242_880;
+pub const DEFAULT_FHIR_BUDGET_MS: u64 = 3_000;
+pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line (default).
+    #[default]
+    Json,
+    /// Human-readable, for a terminal.
+    Pretty,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    /// No authentication (allowed on a loopback bind; elsewhere only with `--insecure`).
+    Off,
+    /// CDS Hooks JWT authentication (not implemented in this version: refuses to start).
+    Required,
+}
+
+/// Flags of `serve` (also accepted without the subcommand). Every flag has its env variable.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Listen address [default: 127.0.0.1:8080]
+    #[arg(long, env = "DVT_CDS_BIND", value_name = "ADDR:PORT")]
+    pub bind: Option<String>,
+    /// Configuration directory [default: ./cds-services if it exists, else the one shipped with the source]
+    #[arg(long, env = "DVT_CDS_CONFIG_DIR", value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// Base URL EHRs call (JWT `aud` = <PUBLIC_URL>/cds-services/<id>) [default: http://<bind>]
+    #[arg(long, env = "DVT_CDS_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Request body limit in bytes (413 above it) [default: 5242880]
+    #[arg(long, env = "DVT_CDS_MAX_BODY_BYTES", value_name = "BYTES",
+          value_parser = clap::value_parser!(u64).range(1..=1_073_741_824))]
+    pub max_body_bytes: Option<u64>,
+    /// Log format on stderr [default: json]
+    #[arg(long, env = "DVT_CDS_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Authentication [default: off on a loopback bind, required otherwise]
+    #[arg(long, env = "DVT_CDS_AUTH", value_enum)]
+    pub auth: Option<AuthMode>,
+    /// Overall time budget for fetching absent prefetch keys, in ms (used by a later version) [default: 3000]
+    #[arg(long, env = "DVT_CDS_FHIR_BUDGET_MS", value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub fhir_budget_ms: Option<u64>,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT [default: 30]
+    #[arg(long, env = "DVT_CDS_SHUTDOWN_TIMEOUT_SECS", value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(0..=3_600))]
+    pub shutdown_timeout_secs: Option<u64>,
+    /// Serve WITHOUT authentication on a non-loopback address (JWT auth is not implemented yet)
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+/// Everything the server needs, typed and checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `ADDR:PORT`; port 0 picks a free port (tests).
+    pub bind: String,
+    pub config_dir: PathBuf,
+    pub public_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub log_format: LogFormat,
+    /// As configured; `None` = default for the bind address (see [`Settings::check_auth`]).
+    pub auth: Option<AuthMode>,
+    pub insecure: bool,
+    pub fhir_budget: Duration,
+    pub shutdown_timeout: Duration,
+    /// Worker threads (`None` = one per core).
+    pub workers: Option<usize>,
+    /// Test hook: evaluate hooks at this instant instead of the real clock. Never set from
+    /// the command line or the environment.
+    pub fixed_now: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("DVT_CDS_BIND / --bind `{0}`: expected ADDR:PORT, e.g. 127.0.0.1:8080")]
+    Bind(String),
+    #[error("DVT_CDS_PUBLIC_URL / --public-url `{0}`: expected an http:// or https:// URL")]
+    PublicUrl(String),
+    #[error(
+        "authentication is required ({reason}), but JWT authentication is not implemented in this \
+         version (it comes in a later version). Refusing to start. Serve on a loopback address \
+         (e.g. --bind 127.0.0.1:8080) with DVT_CDS_AUTH=off, or pass --insecure to serve WITHOUT \
+         any authentication on a network you trust."
+    )]
+    AuthUnavailable { reason: String },
+}
+
+/// `./cds-services` if it exists in the current directory, else the directory shipped with
+/// the source tree ([`Config::default_dir`]).
+pub fn default_config_dir() -> PathBuf {
+    let local = PathBuf::from("cds-services");
+    if local.is_dir() {
+        local
+    } else {
+        Config::default_dir()
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: DEFAULT_BIND.to_owned(),
+            config_dir: default_config_dir(),
+            public_url: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            log_format: LogFormat::Json,
+            auth: None,
+            insecure: false,
+            fhir_budget: Duration::from_millis(DEFAULT_FHIR_BUDGET_MS),
+            shutdown_timeout: Duration::from_secs(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
+            workers: None,
+            fixed_now: None,
+        }
+    }
+}
+
+/// What [`Settings::check_auth`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthDecision {
+    /// Loopback bind, auth off.
+    OffOnLoopback,
+    /// `--insecure`: no authentication on a bind others can reach.
+    InsecureNoAuth,
+}
+
+impl Settings {
+    /// Layer the flags/env of `serve` over the defaults and check them.
+    pub fn from_args(args: ServeArgs) -> Result<Settings, SettingsError> {
+        let defaults = Settings::default();
+        let settings = Settings {
+            bind: args.bind.unwrap_or(defaults.bind),
+            config_dir: args.config_dir.unwrap_or(defaults.config_dir),
+            public_url: args.public_url,
+            max_body_bytes: args.max_body_bytes.map_or(defaults.max_body_bytes, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            }),
+            log_format: args.log_format.unwrap_or_default(),
+            auth: args.auth,
+            insecure: args.insecure,
+            fhir_budget: args
+                .fhir_budget_ms
+                .map_or(defaults.fhir_budget, Duration::from_millis),
+            shutdown_timeout: args
+                .shutdown_timeout_secs
+                .map_or(defaults.shutdown_timeout, Duration::from_secs),
+            workers: None,
+            fixed_now: None,
+        };
+        settings.bind_addrs()?;
+        if let Some(url) = &settings.public_url {
+            let rest = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"));
+            if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
+                return Err(SettingsError::PublicUrl(url.clone()));
+            }
+        }
+        Ok(settings)
+    }
+
+    /// The socket addresses `bind` resolves to.
+    pub fn bind_addrs(&self) -> Result<Vec<SocketAddr>, SettingsError> {
+        let addrs: Vec<SocketAddr> = self
+            .bind
+            .to_socket_addrs()
+            .map_err(|_| SettingsError::Bind(self.bind.clone()))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(SettingsError::Bind(self.bind.clone()));
+        }
+        Ok(addrs)
+    }
+
+    /// Whether the service may start without authentication. JWT authentication does not
+    /// exist yet, so `required` (explicit, or the default on a non-loopback bind) refuses to
+    /// start unless `--insecure` is given. Nothing pretends to authenticate.
+    pub fn check_auth(&self) -> Result<AuthDecision, SettingsError> {
+        let loopback = self.bind_addrs()?.iter().all(|a| a.ip().is_loopback());
+        match (self.auth, loopback, self.insecure) {
+            (Some(AuthMode::Off) | None, true, _) => Ok(AuthDecision::OffOnLoopback),
+            (_, _, true) => Ok(AuthDecision::InsecureNoAuth),
+            (Some(AuthMode::Required), _, false) => Err(SettingsError::AuthUnavailable {
+                reason: "DVT_CDS_AUTH=required".to_owned(),
+            }),
+            (Some(AuthMode::Off), false, false) => Err(SettingsError::AuthUnavailable {
+                reason: format!(
+                    "`{}` is not a loopback address; DVT_CDS_AUTH=off there needs --insecure",
+                    self.bind
+                ),
+            }),
+            (None, false, false) => Err(SettingsError::AuthUnavailable {
+                reason: format!(
+                    "`{}` is not a loopback address, where DVT_CDS_AUTH defaults to required",
+                    self.bind
+                ),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_bind(bind: &str) -> Settings {
+        Settings {
+            bind: bind.to_owned(),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn loopback_serves_without_auth() {
+        assert_eq!(
+            with_bind("127.0.0.1:8080").check_auth().unwrap(),
+            AuthDecision::OffOnLoopback
+        );
+        assert_eq!(
+            with_bind("[::1]:0").check_auth().unwrap(),
+            AuthDecision::OffOnLoopback
+        );
+    }
+
+    #[test]
+    fn a_public_bind_refuses_to_start_unless_insecure() {
+        let s = with_bind("0.0.0.0:8080");
+        let msg = s.check_auth().unwrap_err().to_string();
+        assert!(msg.contains("not implemented"), "{msg}");
+        assert!(msg.contains("--insecure"), "{msg}");
+        let s = Settings {
+            insecure: true,
+            ..s
+        };
+        assert_eq!(s.check_auth().unwrap(), AuthDecision::InsecureNoAuth);
+    }
+
+    #[test]
+    fn auth_required_refuses_even_on_loopback() {
+        let s = Settings {
+            auth: Some(AuthMode::Required),
+            ..with_bind("127.0.0.1:8080")
+        };
+        assert!(
+            s.check_auth()
+                .unwrap_err()
+                .to_string()
+                .contains("DVT_CDS_AUTH=required")
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let args = ServeArgs {
+            bind: Some("nonsense".into()),
+            ..ServeArgs::default()
+        };
+        assert!(
+            Settings::from_args(args)
+                .unwrap_err()
+                .to_string()
+                .contains("DVT_CDS_BIND")
+        );
+        let args = ServeArgs {
+            public_url: Some("ftp://x".into()),
+            ..ServeArgs::default()
+        };
+        assert!(
+            Settings::from_args(args)
+                .unwrap_err()
+                .to_string()
+                .contains("DVT_CDS_PUBLIC_URL")
+        );
+    }
+}
