@@ -41,18 +41,17 @@ where
     }
 }
 
-/// Install the global subscriber and the panic hook. Call once per process (tests: behind a
-/// `OnceLock`); a second call returns an error.
+/// Install the global subscriber. Call once per process (tests: behind a `LazyLock`); a
+/// second call returns an error. The server also calls [`install_panic_hook`].
 pub fn init<W>(format: LogFormat, sink: W) -> Result<(), tracing::subscriber::SetGlobalDefaultError>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    tracing::subscriber::set_global_default(subscriber(format, sink))?;
-    install_panic_hook();
-    Ok(())
+    tracing::subscriber::set_global_default(subscriber(format, sink))
 }
 
-/// Log panics as an error event with their location, without their message.
+/// Log panics as an error event with their location, without their message (which may quote
+/// request data). Not for tests: it would hide assertion messages.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let location = info

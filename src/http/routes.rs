@@ -223,3 +223,29 @@ pub async fn observe(
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{App, test, web};
+
+    use super::*;
+    use crate::http::startup::load_state;
+    use crate::settings::Settings;
+
+    /// Before the state is marked ready, `/readyz` answers 503 (the HTTP tests only ever see
+    /// a ready server: `Application::build` loads everything before it listens).
+    #[actix_web::test]
+    async fn readyz_is_503_until_ready() {
+        let state = web::Data::new(load_state(&Settings::default()).expect("state"));
+        let app = test::init_service(App::new().app_data(state.clone()).configure(configure)).await;
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri("/readyz").to_request()).await;
+        assert_eq!(response.status().as_u16(), 503);
+        let body: serde_json::Value = test::read_body_json(response).await;
+        assert_eq!(body["error"]["code"], "not-ready");
+        state.set_ready(true);
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri("/readyz").to_request()).await;
+        assert_eq!(response.status().as_u16(), 200);
+    }
+}

@@ -1,0 +1,195 @@
+//! The command line: `serve` start-up checks, `check-config`, `evaluate`.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use distal_dvt_cds::config::Config;
+use serde_json::{Value, json};
+
+use crate::helpers::{ServerProcess, binary, order_select_request};
+
+fn run(args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> (bool, String, String) {
+    let mut child = binary()
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the binary");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn config_dir() -> String {
+    Config::default_dir().display().to_string()
+}
+
+#[test]
+fn check_config_prints_a_one_line_summary() {
+    let (ok, stdout, stderr) = run(&["check-config", "--config-dir", &config_dir()], &[], None);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.starts_with("OK: "), "{stdout}");
+    assert!(
+        stdout.contains("2 services") && stdout.contains("dvt-order-select"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_config_names_the_file_and_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(Config::default_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let services = dir.path().join("services.toml");
+    let text = std::fs::read_to_string(&services).unwrap();
+    let broken = text.replace("hook = \"order-sign\"", "hook = \"patient-view\"");
+    assert_ne!(text, broken);
+    std::fs::write(&services, broken).unwrap();
+    let dir_arg = dir.path().display().to_string();
+    let (ok, _, stderr) = run(&["check-config", "--config-dir", &dir_arg], &[], None);
+    assert!(!ok);
+    assert!(
+        stderr.contains("services.toml") && stderr.contains("service[1].hook"),
+        "{stderr}"
+    );
+    // `serve` refuses to start on the same directory, with the same message.
+    let (ok, _, stderr) = run(
+        &["serve", "--bind", "127.0.0.1:0", "--config-dir", &dir_arg],
+        &[],
+        None,
+    );
+    assert!(!ok);
+    assert!(stderr.contains("service[1].hook"), "{stderr}");
+}
+
+#[test]
+fn serve_refuses_to_run_without_auth_off_loopback() {
+    let (ok, _, stderr) = run(&["serve", "--bind", "0.0.0.0:0"], &[], None);
+    assert!(!ok);
+    assert!(
+        stderr.contains("not implemented") && stderr.contains("--insecure"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = run(
+        &["--bind", "127.0.0.1:0"],
+        &[("DVT_CDS_AUTH", "required")],
+        None,
+    );
+    assert!(!ok);
+    assert!(stderr.contains("DVT_CDS_AUTH=required"), "{stderr}");
+}
+
+#[test]
+fn invalid_environment_values_are_refused() {
+    for (name, value) in [
+        ("DVT_CDS_FHIR_BUDGET_MS", "0"),
+        ("DVT_CDS_MAX_BODY_BYTES", "lots"),
+        ("DVT_CDS_LOG_FORMAT", "xml"),
+        ("DVT_CDS_AUTH", "maybe"),
+        ("DVT_CDS_PUBLIC_URL", "ftp://example.org"),
+        ("DVT_CDS_BIND", "not-an-address"),
+    ] {
+        let (ok, _, stderr) = run(&["serve"], &[(name, value)], None);
+        assert!(!ok, "{name}={value} accepted");
+        assert!(!stderr.is_empty(), "{name}: no message");
+    }
+}
+
+#[test]
+fn flags_win_over_the_environment() {
+    // The environment asks for a public bind (refused); the flag asks for loopback (served).
+    let server = ServerProcess::start(
+        &["--bind", "127.0.0.1:0"],
+        &[
+            ("DVT_CDS_BIND", "0.0.0.0:0"),
+            ("DVT_CDS_LOG_FORMAT", "json"),
+        ],
+    );
+    assert!(
+        server.address.starts_with("http://127.0.0.1:"),
+        "{}",
+        server.address
+    );
+    let (status, lines) = server.stop();
+    assert!(status.success(), "graceful stop on SIGTERM: {status:?}");
+    assert!(lines.iter().any(|l| l.contains("\"stopped\"")), "{lines:?}");
+}
+
+#[test]
+fn evaluate_refuses_a_bad_request_with_a_message() {
+    let (ok, stdout, stderr) = run(
+        &["evaluate", "-"],
+        &[],
+        Some("{\"hook\": \"order-select\"}"),
+    );
+    assert!(!ok);
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("schema-violation") && stderr.contains("/hookInstance"),
+        "{stderr}"
+    );
+
+    let (ok, _, stderr) = run(&["evaluate", "-"], &[], Some("{\"hook\": "));
+    assert!(!ok);
+    assert!(
+        stderr.contains("not valid JSON") && stderr.contains("line 1"),
+        "{stderr}"
+    );
+
+    let (ok, _, stderr) = run(&["evaluate", "/no/such/file.json"], &[], None);
+    assert!(!ok);
+    assert!(stderr.contains("/no/such/file.json"), "{stderr}");
+
+    let (ok, _, stderr) = run(&["evaluate", "-", "--now", "yesterday"], &[], Some("{}"));
+    assert!(!ok);
+    assert!(stderr.contains("--now"), "{stderr}");
+}
+
+#[test]
+fn evaluate_reports_missing_prefetch_keys() {
+    let mut request = order_select_request();
+    request.as_object_mut().unwrap().remove("fhirServer");
+    request["prefetch"]
+        .as_object_mut()
+        .unwrap()
+        .remove("encounters");
+    let (ok, stdout, stderr) = run(&["evaluate", "-"], &[], Some(&request.to_string()));
+    assert!(!ok, "{stdout}");
+    assert!(
+        stderr.contains("missing-prefetch") && stderr.contains("encounters"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn evaluate_prints_the_response_json() {
+    let (ok, stdout, stderr) = run(
+        &["evaluate", "-", "--now", "2026-03-01T12:00:00Z"],
+        &[],
+        Some(&order_select_request().to_string()),
+    );
+    assert!(ok, "{stderr}");
+    let response: Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+    assert!(response["cards"].is_array(), "{response}");
+    assert!(stdout.contains("\n  "), "pretty-printed");
+    assert_ne!(response, json!(null));
+}

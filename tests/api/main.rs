@@ -1,0 +1,14 @@
+//! HTTP API tests: the real server on 127.0.0.1:0, talked to over HTTP (zero2prod style).
+//! One module per endpoint or concern; shared set-up in `helpers`.
+
+mod cli;
+mod cors;
+mod discovery;
+mod feedback;
+mod fixtures;
+mod health;
+mod helpers;
+mod hooks;
+mod metrics;
+mod openapi;
+mod phi;

@@ -1,0 +1,226 @@
+//! No patient data, token or query string in the logs, error bodies or metrics: the real
+//! binary in a subprocess (JSON logs on stderr, RUST_LOG=debug), requests full of
+//! distinctive fake identifiers on every path (200, 400, 404, 412, 413, feedback).
+
+use serde_json::{Value, json};
+
+use crate::helpers::{ServerProcess, order_select_request};
+
+const NAME_GIVEN: &str = "Zebediah";
+const NAME_FAMILY: &str = "Quackenbush-Phi";
+const PATIENT_ID: &str = "pt-qxz-55213";
+const MRN: &str = "MRN-7731-QXZ";
+const BIRTH_DATE: &str = "1931-07-14";
+const PHONE: &str = "+1-555-0199-7731";
+const ACCESS_TOKEN: &str = "eyJhbGciOiJQWElUT0tFTi1TRUNSRVQtOTk0Mg";
+const HEADER_TOKEN: &str = "HDR-TOKEN-QXZ-8812";
+const FHIR_QUERY: &str = "SESSION-QXZ-4411";
+const URL_QUERY: &str = "QUERY-QXZ-3301";
+const PATH_SECRET: &str = "PATH-QXZ-6620";
+const COMMENT: &str = "COMMENT-QXZ-9090";
+
+const SECRETS: [&str; 12] = [
+    NAME_GIVEN,
+    NAME_FAMILY,
+    PATIENT_ID,
+    MRN,
+    BIRTH_DATE,
+    PHONE,
+    ACCESS_TOKEN,
+    HEADER_TOKEN,
+    FHIR_QUERY,
+    URL_QUERY,
+    PATH_SECRET,
+    COMMENT,
+];
+
+fn phi_request() -> Value {
+    let mut request = order_select_request();
+    request["fhirServer"] = json!(format!("https://ehr.example/fhir?session={FHIR_QUERY}"));
+    request["fhirAuthorization"] = json!({
+        "access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 300,
+        "scope": "patient/*.read", "subject": "distal-dvt-cds", "patient": PATIENT_ID
+    });
+    request["context"]["patientId"] = json!(PATIENT_ID);
+    request["context"]["draftOrders"]["entry"][0]["resource"]["subject"] = json!({"reference": format!("Patient/{PATIENT_ID}"), "display": format!("{NAME_GIVEN} {NAME_FAMILY}")});
+    request["prefetch"]["patient"] = json!({
+        "resourceType": "Patient", "id": PATIENT_ID,
+        "identifier": [{"system": "urn:oid:1.2.3.4", "value": MRN}],
+        "name": [{"family": NAME_FAMILY, "given": [NAME_GIVEN]}],
+        "telecom": [{"system": "phone", "value": PHONE}],
+        "birthDate": BIRTH_DATE, "gender": "male"
+    });
+    request["prefetch"]["conditions"] = json!({
+        "resourceType": "Bundle", "type": "searchset",
+        "entry": [{"resource": {"resourceType": "Condition", "id": "c1",
+            "subject": {"reference": format!("Patient/{PATIENT_ID}"), "display": NAME_FAMILY},
+            "note": [{"text": format!("{NAME_GIVEN} {NAME_FAMILY} born {BIRTH_DATE}")}]}}]
+    });
+    request
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_patient_data_in_logs_error_bodies_or_metrics() {
+    let server = ServerProcess::start(
+        &["--bind", "127.0.0.1:0"],
+        &[
+            ("DVT_CDS_LOG_FORMAT", "json"),
+            ("DVT_CDS_MAX_BODY_BYTES", "16384"),
+            ("RUST_LOG", "debug"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let select = format!(
+        "{}/cds-services/dvt-order-select?patient={URL_QUERY}",
+        server.address
+    );
+    let post = |url: String, body: String| {
+        client
+            .post(url)
+            .header("Content-Type", "application/json")
+            .header("Authorization", format!("Bearer {HEADER_TOKEN}"))
+            .header("X-Patient-Name", NAME_FAMILY)
+            .body(body)
+    };
+    let mut bodies = Vec::new();
+    let check = |status: u16, response: reqwest::Response| {
+        let got = response.status().as_u16();
+        (got == status, got, response)
+    };
+
+    // 200: a valid request full of patient data.
+    let (ok, got, response) = check(
+        200,
+        post(select.clone(), phi_request().to_string())
+            .send()
+            .await
+            .unwrap(),
+    );
+    let valid_body = response.text().await.unwrap();
+    assert!(ok, "valid request: {got} {valid_body}");
+
+    // 400: a schema violation whose offending value is a name.
+    let mut request = phi_request();
+    request["context"]["patientId"] =
+        json!({"name": format!("{NAME_GIVEN} {NAME_FAMILY}"), "mrn": MRN});
+    let (ok, got, response) = check(
+        400,
+        post(select.clone(), request.to_string())
+            .send()
+            .await
+            .unwrap(),
+    );
+    bodies.push(response.text().await.unwrap());
+    assert!(ok, "schema violation: {got} {:?}", bodies.last());
+
+    let mut request = phi_request();
+    request["hookInstance"] = json!(format!("{NAME_FAMILY}-{BIRTH_DATE}"));
+    request["context"]["selections"] = json!([{"reference": NAME_FAMILY}]);
+    let (ok, got, response) = check(
+        400,
+        post(select.clone(), request.to_string())
+            .send()
+            .await
+            .unwrap(),
+    );
+    bodies.push(response.text().await.unwrap());
+    assert!(ok, "schema violation: {got} {:?}", bodies.last());
+
+    // 400: malformed JSON cut in the middle of a name.
+    let text = phi_request().to_string();
+    let cut = text.find(NAME_FAMILY).unwrap() + 5;
+    let (ok, got, response) = check(
+        400,
+        post(select.clone(), text[..cut].to_owned())
+            .send()
+            .await
+            .unwrap(),
+    );
+    bodies.push(response.text().await.unwrap());
+    assert!(ok, "malformed: {got} {:?}", bodies.last());
+
+    // 412: prefetch keys missing, no fhirServer.
+    let mut request = phi_request();
+    let object = request.as_object_mut().unwrap();
+    object.remove("fhirServer");
+    object.remove("fhirAuthorization");
+    request["prefetch"]
+        .as_object_mut()
+        .unwrap()
+        .remove("observations");
+    let (ok, got, response) = check(
+        412,
+        post(select.clone(), request.to_string())
+            .send()
+            .await
+            .unwrap(),
+    );
+    bodies.push(response.text().await.unwrap());
+    assert!(ok, "missing prefetch: {got} {:?}", bodies.last());
+
+    // 413: over the limit.
+    let mut request = phi_request();
+    request["extension"] = json!({"note": format!("{NAME_FAMILY} {BIRTH_DATE} ").repeat(1200)});
+    let (ok, got, response) = check(
+        413,
+        post(select.clone(), request.to_string())
+            .send()
+            .await
+            .unwrap(),
+    );
+    bodies.push(response.text().await.unwrap());
+    assert!(ok, "too large: {got} {:?}", bodies.last());
+
+    // 404: an unknown service id and an unknown path that carry identifiers.
+    let url = format!("{}/cds-services/{NAME_FAMILY}?mrn={MRN}", server.address);
+    let (ok, got, response) = check(
+        404,
+        post(url, phi_request().to_string()).send().await.unwrap(),
+    );
+    bodies.push(response.text().await.unwrap());
+    assert!(ok, "unknown service: {got} {:?}", bodies.last());
+    let url = format!("{}/patients/{PATH_SECRET}", server.address);
+    let (ok, got, response) = check(404, client.get(url).send().await.unwrap());
+    bodies.push(response.text().await.unwrap());
+    assert!(ok, "unknown path: {got} {:?}", bodies.last());
+
+    // Feedback with a free-text comment.
+    let feedback = json!({"feedback": [{"card": "0b6e0f4c-7a0e-4e0b-9d7e-6d1c1f1e2a3b",
+        "outcome": "overridden", "overrideReason": {"userComment": COMMENT},
+        "outcomeTimestamp": "2026-03-01T10:00:00Z"}]});
+    let url = format!("{}/cds-services/dvt-order-select/feedback", server.address);
+    let (ok, got, response) = check(200, post(url, feedback.to_string()).send().await.unwrap());
+    bodies.push(response.text().await.unwrap());
+    assert!(ok, "feedback: {got} {:?}", bodies.last());
+
+    let metrics = client
+        .get(format!("{}/metrics", server.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    let (status, logs) = server.stop();
+    assert!(status.success(), "graceful stop: {status:?}");
+    assert!(
+        logs.iter()
+            .filter(|l| l.contains("request completed"))
+            .count()
+            >= 9,
+        "the logs were captured: {logs:#?}"
+    );
+    for secret in SECRETS {
+        for body in &bodies {
+            assert!(
+                !body.contains(secret),
+                "`{secret}` in an error body: {body}"
+            );
+        }
+        assert!(!metrics.contains(secret), "`{secret}` in /metrics");
+        for line in &logs {
+            assert!(!line.contains(secret), "`{secret}` in the logs: {line}");
+        }
+    }
+}
