@@ -11,12 +11,7 @@ use crate::config::Rules;
 use crate::facts::PatientFacts;
 
 /// Assess one patient at `now` (§1–§5).
-pub fn assess(
-    facts: &PatientFacts,
-    rules: &Rules,
-    moment: Moment,
-    now: OffsetDateTime,
-) -> Assessment {
+pub fn assess(facts: &PatientFacts, rules: &Rules, moment: Moment, now: OffsetDateTime) -> Assessment {
     let _ = (facts, rules, moment, now);
     todo!("clinical core")
 }

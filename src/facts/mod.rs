@@ -8,7 +8,7 @@
 
 mod extract;
 
-pub use extract::{ExtractInput, extract};
+pub use extract::{extract, ExtractInput};
 
 use time::{Date, Month, OffsetDateTime};
 
