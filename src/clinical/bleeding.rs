@@ -3,19 +3,38 @@
 use time::Duration;
 
 use super::factors::recent_surgery;
-use super::model::{AgeFact, BleedingAssessment, BleedingFactor as B, BleedingRisk, Evidence, MissingData, RenalFunction};
+use super::model::{
+    AgeFact, BleedingAssessment, BleedingFactor as B, BleedingRisk, Evidence, MissingData,
+    RenalFunction,
+};
 use super::patient::{PatientContext, describe_renal, on_therapy};
-use super::record::{self, Clock, active_conditions, condition_evidence, fmt_num, history_conditions, readable_status};
+use super::record::{
+    self, Clock, active_conditions, condition_evidence, fmt_num, history_conditions,
+    readable_status,
+};
 use crate::config::{DrugClass, Rules, ValueSetId};
 use crate::facts::{Measured, ObservationValue, PatientFacts};
 
-pub fn assess_bleeding(facts: &PatientFacts, rules: &Rules, clock: &Clock, patient: &PatientContext) -> BleedingAssessment {
+pub fn assess_bleeding(
+    facts: &PatientFacts,
+    rules: &Rules,
+    clock: &Clock,
+    patient: &PatientContext,
+) -> BleedingAssessment {
     let t = &rules.thresholds.bleeding;
     let w = &rules.thresholds.windows;
     let mut factors: Vec<(B, Evidence)> = Vec::new();
     let mut missing: Vec<MissingData> = Vec::new();
-    let active = |set: ValueSetId| active_conditions(facts, rules, set).next().map(condition_evidence);
-    let history = |set: ValueSetId| history_conditions(facts, rules, set).next().map(condition_evidence);
+    let active = |set: ValueSetId| {
+        active_conditions(facts, rules, set)
+            .next()
+            .map(condition_evidence)
+    };
+    let history = |set: ValueSetId| {
+        history_conditions(facts, rules, set)
+            .next()
+            .map(condition_evidence)
+    };
 
     // Age ≥ 76 counts 2 (`age-over-75`, which also meets "age > 65"); 66–75 counts 1.
     match patient.age {
@@ -45,8 +64,13 @@ pub fn assess_bleeding(facts: &PatientFacts, rules: &Rules, clock: &Clock, patie
         .or_else(|| active(ValueSetId::EndStageRenalDisease))
         .or_else(|| active(ValueSetId::Dialysis));
     match (&patient.renal, renal_condition) {
-        (RenalFunction::Measured { ml_min, when, .. }, _) if *ml_min < t.renal_failure_below_ml_min => {
-            factors.push((B::RenalFailure, Evidence::new(describe_renal(&patient.renal), *when)));
+        (RenalFunction::Measured { ml_min, when, .. }, _)
+            if *ml_min < t.renal_failure_below_ml_min =>
+        {
+            factors.push((
+                B::RenalFailure,
+                Evidence::new(describe_renal(&patient.renal), *when),
+            ));
         }
         (_, Some(ev)) => factors.push((B::RenalFailure, ev)),
         (RenalFunction::EsrdOrDialysis(ev), None) => factors.push((B::RenalFailure, ev.clone())),
@@ -69,9 +93,14 @@ pub fn assess_bleeding(facts: &PatientFacts, rules: &Rules, clock: &Clock, patie
             _ => None,
         },
     );
-    let low_platelets = platelets.filter(|(p, _)| *p < t.platelets_below_10e9_l).map(|(p, o)| {
-        Evidence::new(format!("platelets {} × 10⁹/L", fmt_num(p)), o.effective.map(|e| e.instant))
-    });
+    let low_platelets = platelets
+        .filter(|(p, _)| *p < t.platelets_below_10e9_l)
+        .map(|(p, o)| {
+            Evidence::new(
+                format!("platelets {} × 10⁹/L", fmt_num(p)),
+                o.effective.map(|e| e.instant),
+            )
+        });
     if let Some(ev) = low_platelets.or_else(|| active(ValueSetId::Thrombocytopenia)) {
         factors.push((B::Thrombocytopenia, ev));
     }
@@ -96,9 +125,14 @@ pub fn assess_bleeding(facts: &PatientFacts, rules: &Rules, clock: &Clock, patie
             _ => None,
         },
     );
-    let low_hb = hemoglobin.filter(|(h, _)| *h < t.hemoglobin_below_g_dl).map(|(h, o)| {
-        Evidence::new(format!("haemoglobin {} g/dL", fmt_num(h)), o.effective.map(|e| e.instant))
-    });
+    let low_hb = hemoglobin
+        .filter(|(h, _)| *h < t.hemoglobin_below_g_dl)
+        .map(|(h, o)| {
+            Evidence::new(
+                format!("haemoglobin {} g/dL", fmt_num(h)),
+                o.effective.map(|e| e.instant),
+            )
+        });
     if let Some(ev) = low_hb.or_else(|| active(ValueSetId::Anemia)) {
         factors.push((B::Anemia, ev));
     }

@@ -5,14 +5,14 @@ use time::{Duration, OffsetDateTime};
 use super::model::{Evidence, ExtensionRiskFactor as F, FactorFinding, MissingData, Presence};
 use super::patient::{PatientContext, on_therapy};
 use super::record::{
-    self, Clock, active_conditions, condition_date, condition_evidence, fmt_date, fmt_num, history_conditions, in_set,
-    readable_status,
+    self, Clock, active_conditions, condition_date, condition_evidence, fmt_date, fmt_num,
+    history_conditions, in_set, readable_status,
 };
 use super::scope::{IndexEpisode, vein_findings};
 use crate::config::{DrugClass, Rules, ValueSetId};
 use crate::facts::{
-    DDimerBasis, DDimerFact, EncounterStatus, Interpretation, Measured, ObservationStatus, ObservationValue,
-    PatientFacts, ProcedureStatus, UltrasoundFinding,
+    DDimerBasis, DDimerFact, EncounterStatus, Interpretation, Measured, ObservationStatus,
+    ObservationValue, PatientFacts, ProcedureStatus, UltrasoundFinding,
 };
 
 /// Inputs shared by the factor rules.
@@ -35,11 +35,20 @@ impl FactorInputs<'_> {
     }
 
     /// The most recent finding of one kind in the finding window.
-    fn latest_finding<T>(&self, pick: impl Fn(&UltrasoundFinding) -> Option<T>) -> Option<(T, Option<OffsetDateTime>)> {
-        record::latest(self.facts, self.clock, self.finding_start(), readable_status, |v| match v {
-            ObservationValue::Finding(f) => pick(f),
-            _ => None,
-        })
+    fn latest_finding<T>(
+        &self,
+        pick: impl Fn(&UltrasoundFinding) -> Option<T>,
+    ) -> Option<(T, Option<OffsetDateTime>)> {
+        record::latest(
+            self.facts,
+            self.clock,
+            self.finding_start(),
+            readable_status,
+            |v| match v {
+                ObservationValue::Finding(f) => pick(f),
+                _ => None,
+            },
+        )
         .map(|(v, o)| (v, o.effective.map(|t| t.instant)))
     }
 }
@@ -87,7 +96,11 @@ fn measured_finding(
     match i.latest_finding(pick) {
         Some((Measured::Known(v), when)) => {
             let ev = vec![Evidence::new(describe(v), when)];
-            if present(v) { Presence::Present(ev) } else { Presence::Absent(ev) }
+            if present(v) {
+                Presence::Present(ev)
+            } else {
+                Presence::Absent(ev)
+            }
         }
         Some((Measured::Unknown, _)) => Presence::Unknown(missing),
         None => Presence::Unknown(missing),
@@ -105,7 +118,13 @@ fn thrombus_length(i: &FactorInputs<'_>) -> Presence {
             _ => None,
         },
         |v| v > limit,
-        |v| format!("thrombus length {} cm (threshold > {} cm)", fmt_num(v), fmt_num(limit)),
+        |v| {
+            format!(
+                "thrombus length {} cm (threshold > {} cm)",
+                fmt_num(v),
+                fmt_num(limit)
+            )
+        },
     )
 }
 
@@ -120,7 +139,13 @@ fn thrombus_diameter(i: &FactorInputs<'_>) -> Presence {
             _ => None,
         },
         |v| v > limit,
-        |v| format!("maximum thrombus diameter {} mm (threshold > {} mm)", fmt_num(v), fmt_num(limit)),
+        |v| {
+            format!(
+                "maximum thrombus diameter {} mm (threshold > {} mm)",
+                fmt_num(v),
+                fmt_num(limit)
+            )
+        },
     )
 }
 
@@ -135,19 +160,28 @@ fn multiple_veins(i: &FactorInputs<'_>) -> Presence {
         _ => None,
     });
     let sites = i.episode.index.veins.len() as u32;
-    let findings_name_veins = vein_findings(i.facts, i.rules, i.clock, i.episode.index.date).next().is_some();
+    let findings_name_veins = vein_findings(i.facts, i.rules, i.clock, i.episode.index.date)
+        .next()
+        .is_some();
     if let Some((Measured::Known(n), when)) = count
         && n >= needed
     {
-        return Presence::Present(vec![Evidence::new(format!("{n} calf veins involved (ultrasound)"), when)]);
+        return Presence::Present(vec![Evidence::new(
+            format!("{n} calf veins involved (ultrasound)"),
+            when,
+        )]);
     }
     if sites >= needed {
-        return Presence::Present(vec![Evidence::new(format!("{sites} distinct calf veins named"), None)]);
+        return Presence::Present(vec![Evidence::new(
+            format!("{sites} distinct calf veins named"),
+            None,
+        )]);
     }
     match count {
-        Some((Measured::Known(n), when)) => {
-            Presence::Absent(vec![Evidence::new(format!("{n} calf vein involved (ultrasound)"), when)])
-        }
+        Some((Measured::Known(n), when)) => Presence::Absent(vec![Evidence::new(
+            format!("{n} calf vein involved (ultrasound)"),
+            when,
+        )]),
         _ if findings_name_veins => Presence::Absent(vec![Evidence::new(
             format!("ultrasound names {sites} calf vein"),
             None,
@@ -170,17 +204,25 @@ fn near_proximal(i: &FactorInputs<'_>) -> Presence {
     let mut absent = Vec::new();
     match near {
         Some((Measured::Known(true), when)) => {
-            return Presence::Present(vec![Evidence::new("ultrasound: thrombus near the proximal veins", when)]);
+            return Presence::Present(vec![Evidence::new(
+                "ultrasound: thrombus near the proximal veins",
+                when,
+            )]);
         }
-        Some((Measured::Known(false), when)) => {
-            absent.push(Evidence::new("ultrasound: not near the proximal veins", when))
-        }
+        Some((Measured::Known(false), when)) => absent.push(Evidence::new(
+            "ultrasound: not near the proximal veins",
+            when,
+        )),
         _ => {}
     }
     match distance {
         Some((Measured::Known(d), when)) => {
             let ev = Evidence::new(
-                format!("distance to the proximal veins {} cm (threshold ≤ {} cm)", fmt_num(d), fmt_num(limit)),
+                format!(
+                    "distance to the proximal veins {} cm (threshold ≤ {} cm)",
+                    fmt_num(d),
+                    fmt_num(limit)
+                ),
                 when,
             );
             if d <= limit {
@@ -205,7 +247,10 @@ pub fn judge_d_dimer(d: &DDimerFact, rules: &Rules) -> Option<(bool, String)> {
     let t = &rules.thresholds.extension;
     // (1) interpretation code.
     if let Some(interp) = d.interpretation {
-        return Some((interp == Interpretation::Positive, "by the laboratory's interpretation".to_owned()));
+        return Some((
+            interp == Interpretation::Positive,
+            "by the laboratory's interpretation".to_owned(),
+        ));
     }
     // Qualitative results: coded or string positive/detected.
     if let Some(q) = d.qualitative {
@@ -214,7 +259,13 @@ pub fn judge_d_dimer(d: &DDimerFact, rules: &Rules) -> Option<(bool, String)> {
     // (2) reference range high: positive when value > high.
     match (d.value_ng_ml, d.reference_high_ng_ml) {
         (Some(Measured::Known(v)), Some(Measured::Known(high))) => {
-            return Some((v > high, format!("against the reference range (upper limit {} ng/mL)", fmt_num(high))));
+            return Some((
+                v > high,
+                format!(
+                    "against the reference range (upper limit {} ng/mL)",
+                    fmt_num(high)
+                ),
+            ));
         }
         _ => {
             if let Some(exceeds) = d.exceeds_reference_same_unit {
@@ -229,7 +280,10 @@ pub fn judge_d_dimer(d: &DDimerFact, rules: &Rules) -> Option<(bool, String)> {
     match d.basis {
         DDimerBasis::Feu => Some((
             v >= t.d_dimer_feu_cutoff_ng_ml,
-            format!("cutoff {} mg/L FEU", fmt_num(t.d_dimer_feu_cutoff_ng_ml / 1000.0)),
+            format!(
+                "cutoff {} mg/L FEU",
+                fmt_num(t.d_dimer_feu_cutoff_ng_ml / 1000.0)
+            ),
         )),
         DDimerBasis::Ddu => Some((
             v >= t.d_dimer_ddu_cutoff_ng_ml,
@@ -244,12 +298,21 @@ pub fn judge_d_dimer(d: &DDimerFact, rules: &Rules) -> Option<(bool, String)> {
 /// the index date until now.
 fn positive_d_dimer(i: &FactorInputs<'_>) -> Presence {
     let final_only = |o: &crate::facts::ObservationFact| {
-        matches!(o.status, ObservationStatus::Final | ObservationStatus::Amended | ObservationStatus::Corrected)
+        matches!(
+            o.status,
+            ObservationStatus::Final | ObservationStatus::Amended | ObservationStatus::Corrected
+        )
     };
-    let latest = record::latest(i.facts, i.clock, i.finding_start(), final_only, |v| match v {
-        ObservationValue::DDimer(d) => Some(d),
-        _ => None,
-    });
+    let latest = record::latest(
+        i.facts,
+        i.clock,
+        i.finding_start(),
+        final_only,
+        |v| match v {
+            ObservationValue::DDimer(d) => Some(d),
+            _ => None,
+        },
+    );
     let Some((d, o)) = latest else {
         return Presence::Unknown(MissingData::DDimer);
     };
@@ -257,10 +320,18 @@ fn positive_d_dimer(i: &FactorInputs<'_>) -> Presence {
     match judge_d_dimer(d, i.rules) {
         Some((positive, how)) => {
             let ev = vec![Evidence::new(
-                format!("D-dimer {} {} ({how})", d.shown, if positive { "positive" } else { "negative" }),
+                format!(
+                    "D-dimer {} {} ({how})",
+                    d.shown,
+                    if positive { "positive" } else { "negative" }
+                ),
                 when,
             )];
-            if positive { Presence::Present(ev) } else { Presence::Absent(ev) }
+            if positive {
+                Presence::Present(ev)
+            } else {
+                Presence::Absent(ev)
+            }
         }
         None => Presence::Unknown(MissingData::DDimer),
     }
@@ -272,8 +343,16 @@ pub fn recent_surgery(facts: &PatientFacts, rules: &Rules, clock: &Clock) -> Opt
     facts
         .procedures
         .iter()
-        .filter(|p| matches!(p.status, ProcedureStatus::Completed | ProcedureStatus::InProgress))
-        .filter(|p| in_set(rules, ValueSetId::SurgicalProcedure, &p.category) || in_set(rules, ValueSetId::SurgicalProcedure, &p.codes))
+        .filter(|p| {
+            matches!(
+                p.status,
+                ProcedureStatus::Completed | ProcedureStatus::InProgress
+            )
+        })
+        .filter(|p| {
+            in_set(rules, ValueSetId::SurgicalProcedure, &p.category)
+                || in_set(rules, ValueSetId::SurgicalProcedure, &p.codes)
+        })
         .find(|p| {
             clock.within_days(p.performed, days)
                 // An operation in progress with no date is happening now.
@@ -281,7 +360,12 @@ pub fn recent_surgery(facts: &PatientFacts, rules: &Rules, clock: &Clock) -> Opt
         })
         .map(|p| {
             Evidence::new(
-                format!("surgery: {}", p.label.clone().unwrap_or_else(|| "surgical procedure".to_owned())),
+                format!(
+                    "surgery: {}",
+                    p.label
+                        .clone()
+                        .unwrap_or_else(|| "surgical procedure".to_owned())
+                ),
                 p.performed.map(|t| t.instant),
             )
         })
@@ -295,24 +379,45 @@ fn hospital_stay(i: &FactorInputs<'_>) -> Option<Evidence> {
     i.facts
         .encounters
         .iter()
-        .filter(|e| e.class_code.as_deref().is_some_and(|c| HOSPITAL_CLASSES.contains(&c)))
-        .filter(|e| !matches!(e.status, EncounterStatus::Cancelled | EncounterStatus::EnteredInError))
+        .filter(|e| {
+            e.class_code
+                .as_deref()
+                .is_some_and(|c| HOSPITAL_CLASSES.contains(&c))
+        })
+        .filter(|e| {
+            !matches!(
+                e.status,
+                EncounterStatus::Cancelled | EncounterStatus::EnteredInError
+            )
+        })
         .find_map(|e| {
-            let is_hook_encounter = e.id.is_some() && e.id.as_deref() == i.facts.context_encounter_id.as_deref();
+            let is_hook_encounter =
+                e.id.is_some() && e.id.as_deref() == i.facts.context_encounter_id.as_deref();
             let class = e.class_code.clone().unwrap_or_default();
             if is_hook_encounter || e.status == EncounterStatus::InProgress {
-                return Some(Evidence::new(format!("current {class} encounter"), e.period_start.map(|t| t.instant)));
+                return Some(Evidence::new(
+                    format!("current {class} encounter"),
+                    e.period_start.map(|t| t.instant),
+                ));
             }
             // Ended (or, without an end, started) in the window.
             let end = e.period_end.or(e.period_start);
-            i.clock
-                .within_days(end, days)
-                .then(|| Evidence::new(format!("{class} stay ended {}", end.map(|t| fmt_date(t.instant)).unwrap_or_default()), end.map(|t| t.instant)))
+            i.clock.within_days(end, days).then(|| {
+                Evidence::new(
+                    format!(
+                        "{class} stay ended {}",
+                        end.map(|t| fmt_date(t.instant)).unwrap_or_default()
+                    ),
+                    end.map(|t| t.instant),
+                )
+            })
         })
 }
 
 fn bed_confinement(i: &FactorInputs<'_>) -> Option<Evidence> {
-    active_conditions(i.facts, i.rules, ValueSetId::BedConfinement).next().map(condition_evidence)
+    active_conditions(i.facts, i.rules, ValueSetId::BedConfinement)
+        .next()
+        .map(condition_evidence)
 }
 
 /// §2 inpatient: the hospital stay, or bed confinement.
@@ -334,10 +439,16 @@ fn covid(i: &FactorInputs<'_>, recent: bool) -> Option<Evidence> {
     {
         return Some(condition_evidence(c));
     }
-    record::latest(i.facts, i.clock, i.days_ago(days), readable_status, |v| match v {
-        ObservationValue::SarsCov2(Measured::Known(p)) => Some(*p),
-        _ => None,
-    })
+    record::latest(
+        i.facts,
+        i.clock,
+        i.days_ago(days),
+        readable_status,
+        |v| match v {
+            ObservationValue::SarsCov2(Measured::Known(p)) => Some(*p),
+            _ => None,
+        },
+    )
     .filter(|(positive, _)| *positive)
     .map(|(_, o)| Evidence::new("positive SARS-CoV-2 test", o.effective.map(|t| t.instant)))
 }
@@ -352,7 +463,8 @@ fn prior_vte(i: &FactorInputs<'_>) -> Presence {
         ValueSetId::PulmonaryEmbolism,
     ];
     let index_date = i.episode.index.date;
-    let is_index = |c: &crate::facts::ConditionFact| i.episode.conditions.iter().any(|x| std::ptr::eq(*x, c));
+    let is_index =
+        |c: &crate::facts::ConditionFact| i.episode.conditions.iter().any(|x| std::ptr::eq(*x, c));
     let found = history_conditions(i.facts, i.rules, ValueSetId::VteHistory)
         .chain(history_conditions(i.facts, i.rules, ValueSetId::ChronicDvt))
         .chain(i.facts.conditions.iter().filter(|c| {
@@ -383,14 +495,27 @@ fn severe_symptoms(i: &FactorInputs<'_>) -> Presence {
         )]);
     }
     let limit = i.rules.thresholds.extension.severe_pain_score;
-    let pain = record::latest(i.facts, i.clock, i.days_ago(i.rules.thresholds.windows.pain_days), readable_status, |v| match v {
-        ObservationValue::PainSeverity(Measured::Known(p)) => Some(*p),
-        _ => None,
-    });
+    let pain = record::latest(
+        i.facts,
+        i.clock,
+        i.days_ago(i.rules.thresholds.windows.pain_days),
+        readable_status,
+        |v| match v {
+            ObservationValue::PainSeverity(Measured::Known(p)) => Some(*p),
+            _ => None,
+        },
+    );
     match pain {
         Some((p, o)) => {
-            let ev = vec![Evidence::new(format!("pain score {}/10", fmt_num(p)), o.effective.map(|t| t.instant))];
-            if p >= limit { Presence::Present(ev) } else { Presence::Absent(ev) }
+            let ev = vec![Evidence::new(
+                format!("pain score {}/10", fmt_num(p)),
+                o.effective.map(|t| t.instant),
+            )];
+            if p >= limit {
+                Presence::Present(ev)
+            } else {
+                Presence::Absent(ev)
+            }
         }
         None => Presence::Absent(Vec::new()),
     }
@@ -405,7 +530,9 @@ fn unprovoked(i: &FactorInputs<'_>) -> Presence {
     provoking.extend(i.patient.active_cancer.clone());
     provoking.extend(i.patient.pregnancy.clone());
     provoking.extend(i.patient.postpartum.clone());
-    provoking.extend(on_therapy(i.facts, |ing| ing.class() == DrugClass::Estrogen));
+    provoking.extend(on_therapy(i.facts, |ing| {
+        ing.class() == DrugClass::Estrogen
+    }));
     provoking.extend(bed_confinement(i));
     provoking.extend(
         active_conditions(i.facts, i.rules, ValueSetId::ReducedMobility)
@@ -416,7 +543,10 @@ fn unprovoked(i: &FactorInputs<'_>) -> Presence {
     // Lower-limb injury: any code in the value set in the last 60 days, mobility not required.
     provoking.extend(
         history_conditions(i.facts, i.rules, ValueSetId::LowerLimbInjury)
-            .find(|c| i.clock.within_days(condition_date(c), w.lower_limb_injury_days))
+            .find(|c| {
+                i.clock
+                    .within_days(condition_date(c), w.lower_limb_injury_days)
+            })
             .map(condition_evidence),
     );
     if provoking.is_empty() {

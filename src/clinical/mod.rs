@@ -35,7 +35,12 @@ use crate::facts::PatientFacts;
 use record::Clock;
 
 /// Assess one patient at `now` (§1–§5).
-pub fn assess(facts: &PatientFacts, rules: &Rules, moment: Moment, now: OffsetDateTime) -> Assessment {
+pub fn assess(
+    facts: &PatientFacts,
+    rules: &Rules,
+    moment: Moment,
+    now: OffsetDateTime,
+) -> Assessment {
     let clock = Clock::new(now, rules);
     let mut assessment = Assessment {
         ruleset_version: rules.ruleset_version.clone(),
@@ -83,19 +88,37 @@ pub fn assess(facts: &PatientFacts, rules: &Rules, moment: Moment, now: OffsetDa
     if patient.esrd.is_some() {
         progression_modifiers.push(ProgressionModifier::EndStageRenalDisease);
     }
-    if record::history_conditions(facts, rules, ValueSetId::Stroke).next().is_some() {
+    if record::history_conditions(facts, rules, ValueSetId::Stroke)
+        .next()
+        .is_some()
+    {
         progression_modifiers.push(ProgressionModifier::PriorStroke);
     }
     let special_populations = plan::special_populations(&patient);
-    let indicator = plan::indicator(recommendation, moment, patient.pregnancy.is_some(), &progression_modifiers);
+    let indicator = plan::indicator(
+        recommendation,
+        moment,
+        patient.pregnancy.is_some(),
+        &progression_modifiers,
+    );
     let regimens = match recommendation {
         Recommendation::SerialImaging => Vec::new(),
         Recommendation::Anticoagulate => plan::regimens(rules, &patient, true),
         // Individualize: both options, neither marked recommended.
         Recommendation::Individualize => plan::regimens(rules, &patient, false),
     };
-    let imaging = matches!(recommendation, Recommendation::SerialImaging | Recommendation::Individualize)
-        .then(|| plan::imaging(rules, episode.index.date.date(), clock.today(), episode.index.legs));
+    let imaging = matches!(
+        recommendation,
+        Recommendation::SerialImaging | Recommendation::Individualize
+    )
+    .then(|| {
+        plan::imaging(
+            rules,
+            episode.index.date.date(),
+            clock.today(),
+            episode.index.legs,
+        )
+    });
     let anticoagulant_selected = moment == Moment::Selection && drafted.anticoagulant.is_some();
     let notes = plan::notes(
         recommendation,
@@ -156,10 +179,11 @@ fn data_gaps(facts: &PatientFacts) -> Vec<String> {
             None => by_type.push((u.resource_type.clone(), 1)),
         }
     }
-    gaps.extend(
-        by_type
-            .into_iter()
-            .map(|(t, n)| format!("{n} {t} resource{} could not be read", if n == 1 { "" } else { "s" })),
-    );
+    gaps.extend(by_type.into_iter().map(|(t, n)| {
+        format!(
+            "{n} {t} resource{} could not be read",
+            if n == 1 { "" } else { "s" }
+        )
+    }));
     gaps
 }

@@ -6,12 +6,13 @@ use time::{Duration, OffsetDateTime};
 
 use super::model::{AgeFact, Evidence, RenalClass, RenalFunction, RenalSource};
 use super::record::{
-    self, Clock, active_conditions, condition_date, condition_evidence, fmt_date, fmt_num, history_conditions,
-    readable_status,
+    self, Clock, active_conditions, condition_date, condition_evidence, fmt_date, fmt_num,
+    history_conditions, readable_status,
 };
 use crate::config::{Ingredient, Rules, ValueSetId};
 use crate::facts::{
-    DoseUnit, Measured, MedicationIntent, MedicationOrderFact, MedicationStatus, ObservationValue, PatientFacts, Route,
+    DoseUnit, Measured, MedicationIntent, MedicationOrderFact, MedicationStatus, ObservationValue,
+    PatientFacts, Route,
 };
 
 /// What the rules need to know about the patient, read once per call.
@@ -42,19 +43,19 @@ impl PatientContext {
         };
         // §4 Renal function: an active ESRD or dialysis Condition means < 15 without a lab,
         // and "< 15 or dialysis" is the severe class whatever a lab says.
-        let renal_class = if dialysis.is_some() || renal_value.is_some_and(|v| v < t.renal.severe_below) {
-            RenalClass::Severe
-        } else if renal_value.is_some_and(|v| v < t.renal.impairment_below) {
-            RenalClass::Impaired
-        } else {
-            RenalClass::Adequate
-        };
+        let renal_class =
+            if dialysis.is_some() || renal_value.is_some_and(|v| v < t.renal.severe_below) {
+                RenalClass::Severe
+            } else if renal_value.is_some_and(|v| v < t.renal.impairment_below) {
+                RenalClass::Impaired
+            } else {
+                RenalClass::Adequate
+            };
         let renal_known = renal_value.is_some() || dialysis.is_some();
         let esrd = dialysis.clone().or_else(|| match &renal {
-            RenalFunction::Measured { ml_min, when, .. } if *ml_min < t.renal.severe_below => Some(Evidence::new(
-                format!("renal function {} mL/min", fmt_num(*ml_min)),
-                *when,
-            )),
+            RenalFunction::Measured { ml_min, when, .. } if *ml_min < t.renal.severe_below => Some(
+                Evidence::new(format!("renal function {} mL/min", fmt_num(*ml_min)), *when),
+            ),
             _ => None,
         });
         let renal = match (renal, dialysis) {
@@ -111,7 +112,11 @@ impl PatientContext {
 /// §4 Renal function: the latest creatinine clearance in 90 days (DOAC labels use
 /// Cockcroft-Gault), else the latest eGFR in 90 days. Also returns an active ESRD or dialysis
 /// Condition, if any.
-fn renal_function(facts: &PatientFacts, rules: &Rules, clock: &Clock) -> (RenalFunction, Option<Evidence>) {
+fn renal_function(
+    facts: &PatientFacts,
+    rules: &Rules,
+    clock: &Clock,
+) -> (RenalFunction, Option<Evidence>) {
     let start = clock.now - Duration::days(rules.thresholds.windows.renal_days);
     let crcl = record::latest(facts, clock, start, readable_status, |v| match v {
         ObservationValue::CreatinineClearance(Measured::Known(x)) => Some(*x),
@@ -152,7 +157,11 @@ fn pregnancy_and_postpartum(
 ) -> (Option<Evidence>, Option<Evidence>) {
     let w = &rules.thresholds.windows;
     let last_delivery = history_conditions(facts, rules, ValueSetId::Delivery)
-        .filter_map(|c| condition_date(c).and_then(|t| clock.effective(t)).map(|t| (t, c)))
+        .filter_map(|c| {
+            condition_date(c)
+                .and_then(|t| clock.effective(t))
+                .map(|t| (t, c))
+        })
         .max_by_key(|(t, _)| *t);
     let delivered_after = |t: Option<OffsetDateTime>| match (last_delivery, t) {
         (Some((d, _)), Some(t)) => d >= t,
@@ -173,7 +182,11 @@ fn pregnancy_and_postpartum(
         .filter(|(d, _)| *d >= clock.now - Duration::days(w.postpartum_days))
         .map(|(d, c)| Evidence::new(format!("delivery {}", record::condition_label(c)), Some(d)));
     // A new pregnancy after a delivery is pregnancy, not postpartum.
-    let postpartum = if pregnancy.is_some() { None } else { postpartum };
+    let postpartum = if pregnancy.is_some() {
+        None
+    } else {
+        postpartum
+    };
     (pregnancy, postpartum)
 }
 
@@ -227,7 +240,9 @@ pub fn therapeutic(order: &MedicationOrderFact, rules: &Rules) -> Therapeutic {
             return Therapeutic::Unknown;
         };
         if limit.max_doses_per_day.is_some_and(|m| per_day > m + 1e-9)
-            || limit.max_daily_dose.is_some_and(|m| dose.amount * per_day > m + 1e-9)
+            || limit
+                .max_daily_dose
+                .is_some_and(|m| dose.amount * per_day > m + 1e-9)
         {
             return Therapeutic::Yes;
         }
@@ -237,11 +252,13 @@ pub fn therapeutic(order: &MedicationOrderFact, rules: &Rules) -> Therapeutic {
 
 /// An order on record that is in force: status active or on-hold, intent order/plan/original-order (§1).
 pub fn in_force(order: &MedicationOrderFact) -> bool {
-    matches!(order.status, MedicationStatus::Active | MedicationStatus::OnHold)
-        && matches!(
-            order.intent,
-            MedicationIntent::Order | MedicationIntent::Plan | MedicationIntent::OriginalOrder
-        )
+    matches!(
+        order.status,
+        MedicationStatus::Active | MedicationStatus::OnHold
+    ) && matches!(
+        order.intent,
+        MedicationIntent::Order | MedicationIntent::Plan | MedicationIntent::OriginalOrder
+    )
 }
 
 /// Active therapy of a class on record (§2 estrogen, §3 antiplatelet, NSAID).
@@ -255,9 +272,10 @@ pub fn on_therapy(facts: &PatientFacts, pred: impl Fn(Ingredient) -> bool) -> Op
             Evidence::new(
                 format!(
                     "active {}",
-                    m.label
-                        .clone()
-                        .unwrap_or_else(|| m.ingredient.map(|i| i.name().to_owned()).unwrap_or_default())
+                    m.label.clone().unwrap_or_else(|| m
+                        .ingredient
+                        .map(|i| i.name().to_owned())
+                        .unwrap_or_default())
                 ),
                 m.authored_on.map(|t| t.instant),
             )
@@ -266,14 +284,19 @@ pub fn on_therapy(facts: &PatientFacts, pred: impl Fn(Ingredient) -> bool) -> Op
 
 pub fn describe_renal(r: &RenalFunction) -> String {
     match r {
-        RenalFunction::Measured { ml_min, source, when } => format!(
+        RenalFunction::Measured {
+            ml_min,
+            source,
+            when,
+        } => format!(
             "{} {} mL/min{}",
             match source {
                 RenalSource::CreatinineClearance => "creatinine clearance",
                 RenalSource::Egfr => "eGFR",
             },
             fmt_num(*ml_min),
-            when.map(|w| format!(" ({})", fmt_date(w))).unwrap_or_default()
+            when.map(|w| format!(" ({})", fmt_date(w)))
+                .unwrap_or_default()
         ),
         RenalFunction::EsrdOrDialysis(ev) => format!("{} (taken as < 15 mL/min)", ev.what),
         RenalFunction::Unknown => "renal function not measured in the last 90 days".to_owned(),

@@ -3,8 +3,8 @@
 use time::{Date, Duration};
 
 use super::model::{
-    BleedingRisk, FactorFinding, ImagingPlan, Indicator, Legs, Moment, Note, ProgressionModifier, Recommendation,
-    RegimenChoice, RenalClass, SpecialPopulation, TreatmentDuration,
+    BleedingRisk, FactorFinding, ImagingPlan, Indicator, Legs, Moment, Note, ProgressionModifier,
+    Recommendation, RegimenChoice, RenalClass, SpecialPopulation, TreatmentDuration,
 };
 use super::patient::PatientContext;
 use crate::config::{RegimenId, Rules};
@@ -30,7 +30,9 @@ pub fn indicator(
     modifiers: &[ProgressionModifier],
 ) -> Indicator {
     match recommendation {
-        Recommendation::SerialImaging if moment == Moment::Signing || pregnant || !modifiers.is_empty() => {
+        Recommendation::SerialImaging
+            if moment == Moment::Signing || pregnant || !modifiers.is_empty() =>
+        {
             Indicator::Warning
         }
         Recommendation::SerialImaging => Indicator::Info,
@@ -67,17 +69,27 @@ pub fn regimens(rules: &Rules, p: &PatientContext, first_recommended: bool) -> V
     let (order, duration): (Vec<RegimenId>, TreatmentDuration) = if p.pregnancy.is_some() {
         (vec![RegimenId::Enoxaparin], TreatmentDuration::Pregnancy)
     } else if p.postpartum.is_some() {
-        let d = if p.active_cancer.is_some() { TreatmentDuration::ActiveCancer } else { TreatmentDuration::ThreeMonths };
+        let d = if p.active_cancer.is_some() {
+            TreatmentDuration::ActiveCancer
+        } else {
+            TreatmentDuration::ThreeMonths
+        };
         (meds.postpartum_order.clone(), d)
     } else if p.active_cancer.is_some() {
         (meds.cancer_order.clone(), TreatmentDuration::ActiveCancer)
     } else {
         (meds.default_order.clone(), TreatmentDuration::ThreeMonths)
     };
-    let mut allowed: Vec<RegimenId> = order.into_iter().filter(|id| renal_allows(rules, p, *id)).collect();
+    let mut allowed: Vec<RegimenId> = order
+        .into_iter()
+        .filter(|id| renal_allows(rules, p, *id))
+        .collect();
     // < 15 or dialysis: no DOAC, no LMWH — warfarin, unless pregnant (warfarin is never
     // offered in pregnancy: then no regimen is drafted and the detail says so).
-    if p.renal_class == RenalClass::Severe && p.pregnancy.is_none() && !allowed.contains(&RegimenId::Warfarin) {
+    if p.renal_class == RenalClass::Severe
+        && p.pregnancy.is_none()
+        && !allowed.contains(&RegimenId::Warfarin)
+    {
         allowed = vec![RegimenId::Warfarin];
     }
     allowed
@@ -105,7 +117,9 @@ pub fn regimens(rules: &Rules, p: &PatientContext, first_recommended: bool) -> V
 pub fn renal_allows(rules: &Rules, p: &PatientContext, id: RegimenId) -> bool {
     let def = rules.medications.regimen(id);
     let policy = rules.medications.renal_policy(def.ingredient);
-    let below = policy.avoid_below.is_some_and(|limit| p.renal_below(limit) == Some(true));
+    let below = policy
+        .avoid_below
+        .is_some_and(|limit| p.renal_below(limit) == Some(true));
     let dialysis = policy.avoid_on_dialysis && p.on_dialysis_or_esrd();
     !(below || dialysis)
 }
@@ -135,8 +149,14 @@ pub fn notes(
     anticoagulant_selected: bool,
 ) -> Vec<Note> {
     let mut notes = Vec::new();
-    let imaging = matches!(recommendation, Recommendation::SerialImaging | Recommendation::Individualize);
-    let drugs = matches!(recommendation, Recommendation::Anticoagulate | Recommendation::Individualize);
+    let imaging = matches!(
+        recommendation,
+        Recommendation::SerialImaging | Recommendation::Individualize
+    );
+    let drugs = matches!(
+        recommendation,
+        Recommendation::Anticoagulate | Recommendation::Individualize
+    );
     if p.pregnancy.is_some() {
         notes.push(Note::PregnancyDDimer);
         if imaging {
@@ -164,10 +184,9 @@ pub fn notes(
     if anticoagulant_selected && recommendation == Recommendation::SerialImaging {
         notes.push(Note::AnticoagulantSelectedIsAlternative);
     }
-    if factors
-        .iter()
-        .any(|f| f.factor == super::model::ExtensionRiskFactor::Unprovoked && f.presence.is_present())
-    {
+    if factors.iter().any(|f| {
+        f.factor == super::model::ExtensionRiskFactor::Unprovoked && f.presence.is_present()
+    }) {
         notes.push(Note::UnprovokedDerived);
     }
     notes.push(Note::UnscoredBleedingFactors);

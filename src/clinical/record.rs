@@ -6,8 +6,8 @@ use time::{Date, Duration, Month, OffsetDateTime};
 use super::model::{AgeFact, Evidence};
 use crate::config::{Code, Rules, ValueSetId};
 use crate::facts::{
-    BirthDate, ClinicalStatus, ConditionFact, FhirTime, ObservationFact, ObservationStatus, ObservationValue,
-    PatientFacts, VerificationStatus,
+    BirthDate, ClinicalStatus, ConditionFact, FhirTime, ObservationFact, ObservationStatus,
+    ObservationValue, PatientFacts, VerificationStatus,
 };
 
 /// The evaluation instant and the clock-skew allowance (§0).
@@ -44,7 +44,9 @@ impl Clock {
     /// scan dated on the first day of the window counts (the inclusive reading).
     pub fn since(&self, t: Option<FhirTime>, start: OffsetDateTime) -> bool {
         let Some(t) = t else { return false };
-        let Some(eff) = self.effective(t) else { return false };
+        let Some(eff) = self.effective(t) else {
+            return false;
+        };
         if t.precise {
             eff >= start
         } else {
@@ -71,7 +73,9 @@ pub fn is_active(c: &ConditionFact) -> bool {
     counts(c)
         && matches!(
             c.clinical_status,
-            None | Some(ClinicalStatus::Active | ClinicalStatus::Recurrence | ClinicalStatus::Relapse)
+            None | Some(
+                ClinicalStatus::Active | ClinicalStatus::Recurrence | ClinicalStatus::Relapse
+            )
         )
 }
 
@@ -215,11 +219,17 @@ mod tests {
         let now = datetime!(2026-11-20 12:00 UTC);
         assert_eq!(
             age(&facts_born(BirthDate::Date(date!(1961 - 11 - 20))), now),
-            AgeFact::Known { years: 65, at_least: false }
+            AgeFact::Known {
+                years: 65,
+                at_least: false
+            }
         );
         assert_eq!(
             age(&facts_born(BirthDate::Date(date!(1961 - 11 - 21))), now),
-            AgeFact::Known { years: 64, at_least: false }
+            AgeFact::Known {
+                years: 64,
+                at_least: false
+            }
         );
     }
 
@@ -229,15 +239,27 @@ mod tests {
         // Born some time in 1950: at least 75 (if born 31 December).
         assert_eq!(
             age(&facts_born(BirthDate::Year(1950)), now),
-            AgeFact::Known { years: 75, at_least: true }
+            AgeFact::Known {
+                years: 75,
+                at_least: true
+            }
         );
         assert_eq!(
-            age(&facts_born(BirthDate::YearMonth(1950, Month::November)), now),
-            AgeFact::Known { years: 75, at_least: true }
+            age(
+                &facts_born(BirthDate::YearMonth(1950, Month::November)),
+                now
+            ),
+            AgeFact::Known {
+                years: 75,
+                at_least: true
+            }
         );
         assert_eq!(
             age(&facts_born(BirthDate::YearMonth(1950, Month::October)), now),
-            AgeFact::Known { years: 76, at_least: true }
+            AgeFact::Known {
+                years: 76,
+                at_least: true
+            }
         );
         assert_eq!(age(&PatientFacts::default(), now), AgeFact::Unknown);
     }
@@ -249,7 +271,12 @@ mod tests {
             now,
             skew: Duration::hours(24),
         };
-        let precise = |t: OffsetDateTime| Some(FhirTime { instant: t, precise: true });
+        let precise = |t: OffsetDateTime| {
+            Some(FhirTime {
+                instant: t,
+                precise: true,
+            })
+        };
         let day = |d: Date| {
             Some(FhirTime {
                 instant: d.midnight().assume_utc(),

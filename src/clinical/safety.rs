@@ -1,6 +1,9 @@
 //! §5 Order-safety checks, over the selected drafts (order-select) or all drafts (order-sign).
 
-use super::model::{Evidence, Indicator, Moment, RegimenChoice, SafetyCheck, SafetyFinding, SafetyFix, TreatmentDuration};
+use super::model::{
+    Evidence, Indicator, Moment, RegimenChoice, SafetyCheck, SafetyFinding, SafetyFix,
+    TreatmentDuration,
+};
 use super::patient::{PatientContext, Therapeutic, in_force, therapeutic};
 use super::plan::renal_allows;
 use super::record::{fmt_num, in_set};
@@ -16,12 +19,20 @@ struct DraftAnticoagulant<'a> {
     ingredient: Ingredient,
 }
 
-fn draft_anticoagulants<'a>(facts: &'a PatientFacts, rules: &Rules, moment: Moment) -> Vec<DraftAnticoagulant<'a>> {
+fn draft_anticoagulants<'a>(
+    facts: &'a PatientFacts,
+    rules: &Rules,
+    moment: Moment,
+) -> Vec<DraftAnticoagulant<'a>> {
     considered_drafts(facts, moment)
         .filter_map(|d| match &d.order {
             DraftOrderKind::Medication(m) => {
                 let ingredient = m.ingredient?;
-                matches!(therapeutic(m, rules), Therapeutic::Yes | Therapeutic::Unknown).then_some(DraftAnticoagulant {
+                matches!(
+                    therapeutic(m, rules),
+                    Therapeutic::Yes | Therapeutic::Unknown
+                )
+                .then_some(DraftAnticoagulant {
                     reference: d.reference.as_str(),
                     order: m,
                     ingredient,
@@ -45,7 +56,10 @@ pub fn run_checks(
     }
     let mut out = Vec::new();
     let pregnancy = pregnancy_anticoagulant(&drafts, rules, p);
-    let pregnancy_orders: Vec<String> = pregnancy.as_ref().map(|f| f.orders.clone()).unwrap_or_default();
+    let pregnancy_orders: Vec<String> = pregnancy
+        .as_ref()
+        .map(|f| f.orders.clone())
+        .unwrap_or_default();
     out.extend(pregnancy);
     out.extend(renal_doac(&drafts, rules, p, &pregnancy_orders));
     out.extend(duplicate(&drafts, facts, rules));
@@ -66,13 +80,21 @@ fn lmwh_choice(rules: &Rules, p: &PatientContext) -> RegimenChoice {
         recommended: false,
         renal_adjusted: once_daily,
         weight_kg: p.weight.map(|(kg, _)| kg),
-        duration: if p.pregnancy.is_some() { TreatmentDuration::Pregnancy } else { TreatmentDuration::ThreeMonths },
+        duration: if p.pregnancy.is_some() {
+            TreatmentDuration::Pregnancy
+        } else {
+            TreatmentDuration::ThreeMonths
+        },
     }
 }
 
 /// §5 pregnancy-anticoagulant: pregnant and a draft DOAC or warfarin → critical; delete it and
 /// create the LMWH regimen (none when LMWH is itself excluded by renal failure < 15/dialysis).
-fn pregnancy_anticoagulant(drafts: &[DraftAnticoagulant<'_>], rules: &Rules, p: &PatientContext) -> Option<SafetyFinding> {
+fn pregnancy_anticoagulant(
+    drafts: &[DraftAnticoagulant<'_>],
+    rules: &Rules,
+    p: &PatientContext,
+) -> Option<SafetyFinding> {
     let ev = p.pregnancy.as_ref()?;
     let bad: Vec<&DraftAnticoagulant<'_>> = drafts
         .iter()
@@ -83,7 +105,10 @@ fn pregnancy_anticoagulant(drafts: &[DraftAnticoagulant<'_>], rules: &Rules, p: 
     }
     let orders: Vec<String> = bad.iter().map(|d| d.reference.to_owned()).collect();
     let mut evidence = vec![ev.clone()];
-    evidence.extend(bad.iter().map(|d| Evidence::new(format!("{}: {}", d.reference, med_label(d.order)), None)));
+    evidence.extend(
+        bad.iter()
+            .map(|d| Evidence::new(format!("{}: {}", d.reference, med_label(d.order)), None)),
+    );
     let fix = if renal_allows(rules, p, RegimenId::Enoxaparin) {
         SafetyFix::Replace {
             delete: orders.clone(),
@@ -109,7 +134,10 @@ fn renal_doac(
     p: &PatientContext,
     handled_by_pregnancy: &[String],
 ) -> Option<SafetyFinding> {
-    let doacs: Vec<&DraftAnticoagulant<'_>> = drafts.iter().filter(|d| d.ingredient.class() == DrugClass::Doac).collect();
+    let doacs: Vec<&DraftAnticoagulant<'_>> = drafts
+        .iter()
+        .filter(|d| d.ingredient.class() == DrugClass::Doac)
+        .collect();
     if doacs.is_empty() {
         return None;
     }
@@ -129,7 +157,9 @@ fn renal_doac(
         .into_iter()
         .filter(|d| {
             let policy = rules.medications.renal_policy(d.ingredient);
-            policy.avoid_below.is_some_and(|l| p.renal_below(l) == Some(true))
+            policy
+                .avoid_below
+                .is_some_and(|l| p.renal_below(l) == Some(true))
                 || (policy.avoid_on_dialysis && p.on_dialysis_or_esrd())
         })
         .collect();
@@ -137,7 +167,10 @@ fn renal_doac(
         return None;
     }
     let orders: Vec<String> = below.iter().map(|d| d.reference.to_owned()).collect();
-    let mut evidence = vec![Evidence::new(super::patient::describe_renal(&p.renal), None)];
+    let mut evidence = vec![Evidence::new(
+        super::patient::describe_renal(&p.renal),
+        None,
+    )];
     for d in &below {
         let policy = rules.medications.renal_policy(d.ingredient);
         evidence.push(Evidence::new(
@@ -145,8 +178,15 @@ fn renal_doac(
                 "{}: {} is avoided below {} mL/min{}",
                 d.reference,
                 d.ingredient.name(),
-                policy.avoid_below.map(fmt_num).unwrap_or_else(|| "-".to_owned()),
-                if policy.avoid_on_dialysis { " or on dialysis" } else { "" }
+                policy
+                    .avoid_below
+                    .map(fmt_num)
+                    .unwrap_or_else(|| "-".to_owned()),
+                if policy.avoid_on_dialysis {
+                    " or on dialysis"
+                } else {
+                    ""
+                }
             ),
             None,
         ));
@@ -197,14 +237,24 @@ fn is_bridge(a: Ingredient, b: Ingredient) -> bool {
 
 /// §5 duplicate-anticoagulant: a draft therapeutic anticoagulant while another therapeutic
 /// anticoagulant of a different ingredient is active or also drafted.
-fn duplicate(drafts: &[DraftAnticoagulant<'_>], facts: &PatientFacts, rules: &Rules) -> Option<SafetyFinding> {
+fn duplicate(
+    drafts: &[DraftAnticoagulant<'_>],
+    facts: &PatientFacts,
+    rules: &Rules,
+) -> Option<SafetyFinding> {
     let mut orders: Vec<String> = Vec::new();
     let mut evidence: Vec<Evidence> = Vec::new();
     // Active on record (prophylactic regimens are not therapeutic anticoagulation).
     let active: Vec<(&MedicationOrderFact, Ingredient)> = facts
         .medications
         .iter()
-        .filter(|m| in_force(m) && matches!(therapeutic(m, rules), Therapeutic::Yes | Therapeutic::Unknown))
+        .filter(|m| {
+            in_force(m)
+                && matches!(
+                    therapeutic(m, rules),
+                    Therapeutic::Yes | Therapeutic::Unknown
+                )
+        })
         .filter_map(|m| m.ingredient.map(|i| (m, i)))
         .collect();
     // Other drafts of the whole session (a selected order duplicating an unselected draft
@@ -214,7 +264,10 @@ fn duplicate(drafts: &[DraftAnticoagulant<'_>], facts: &PatientFacts, rules: &Ru
         .iter()
         .filter_map(|d| match &d.order {
             DraftOrderKind::Medication(m)
-                if matches!(therapeutic(m, rules), Therapeutic::Yes | Therapeutic::Unknown) =>
+                if matches!(
+                    therapeutic(m, rules),
+                    Therapeutic::Yes | Therapeutic::Unknown
+                ) =>
             {
                 m.ingredient.map(|i| (d.reference.as_str(), i))
             }
@@ -226,7 +279,10 @@ fn duplicate(drafts: &[DraftAnticoagulant<'_>], facts: &PatientFacts, rules: &Ru
         for (m, ing) in &active {
             if *ing != d.ingredient && !is_bridge(*ing, d.ingredient) {
                 hit = true;
-                let id = m.id.as_ref().map(|i| format!("MedicationRequest/{i}")).unwrap_or_default();
+                let id =
+                    m.id.as_ref()
+                        .map(|i| format!("MedicationRequest/{i}"))
+                        .unwrap_or_default();
                 evidence.push(Evidence::new(
                     format!("{} duplicates active {} {id}", d.reference, med_label(m)),
                     m.authored_on.map(|t| t.instant),
@@ -237,7 +293,11 @@ fn duplicate(drafts: &[DraftAnticoagulant<'_>], facts: &PatientFacts, rules: &Ru
             if *reference != d.reference && *ing != d.ingredient && !is_bridge(*ing, d.ingredient) {
                 hit = true;
                 evidence.push(Evidence::new(
-                    format!("{} duplicates drafted {} {reference}", d.reference, ing.name()),
+                    format!(
+                        "{} duplicates drafted {} {reference}",
+                        d.reference,
+                        ing.name()
+                    ),
                     None,
                 ));
             }
@@ -257,27 +317,43 @@ fn duplicate(drafts: &[DraftAnticoagulant<'_>], facts: &PatientFacts, rules: &Ru
 
 /// §5 short-duration: a draft anticoagulant not reasoned to another indication with an
 /// explicit total duration under 3 months (< 90 days) → info; update the draft to 3 months.
-fn short_duration(drafts: &[DraftAnticoagulant<'_>], rules: &Rules, episode: &IndexEpisode<'_>) -> Option<SafetyFinding> {
+fn short_duration(
+    drafts: &[DraftAnticoagulant<'_>],
+    rules: &Rules,
+    episode: &IndexEpisode<'_>,
+) -> Option<SafetyFinding> {
     let days = rules.thresholds.follow_up.treatment_days;
-    let vte = [ValueSetId::Distal, ValueSetId::Ambiguous, ValueSetId::Proximal, ValueSetId::PulmonaryEmbolism];
+    let vte = [
+        ValueSetId::Distal,
+        ValueSetId::Ambiguous,
+        ValueSetId::Proximal,
+        ValueSetId::PulmonaryEmbolism,
+    ];
     let index_refs: Vec<String> = episode
         .conditions
         .iter()
         .filter_map(|c| c.id.as_ref().map(|id| format!("Condition/{id}")))
         .collect();
     let other_indication = |m: &MedicationOrderFact| {
-        let by_code = !m.reason_codes.is_empty() && !vte.iter().any(|s| in_set(rules, *s, &m.reason_codes));
+        let by_code =
+            !m.reason_codes.is_empty() && !vte.iter().any(|s| in_set(rules, *s, &m.reason_codes));
         let by_reference = !m.reason_references.is_empty()
-            && !m
-                .reason_references
-                .iter()
-                .any(|r| index_refs.iter().any(|i| r == i || r.ends_with(&format!("/{i}"))));
+            && !m.reason_references.iter().any(|r| {
+                index_refs
+                    .iter()
+                    .any(|i| r == i || r.ends_with(&format!("/{i}")))
+            });
         by_code || by_reference
     };
     let short: Vec<(&DraftAnticoagulant<'_>, f64)> = drafts
         .iter()
         .filter(|d| !other_indication(d.order))
-        .filter_map(|d| d.order.total_duration_days.filter(|t| *t < days as f64).map(|t| (d, t)))
+        .filter_map(|d| {
+            d.order
+                .total_duration_days
+                .filter(|t| *t < days as f64)
+                .map(|t| (d, t))
+        })
         .collect();
     if short.is_empty() {
         return None;
@@ -290,12 +366,20 @@ fn short_duration(drafts: &[DraftAnticoagulant<'_>], rules: &Rules, episode: &In
             .iter()
             .map(|(d, t)| {
                 Evidence::new(
-                    format!("{}: {} for {} days (3 months = {days} days)", d.reference, med_label(d.order), fmt_num(*t)),
+                    format!(
+                        "{}: {} for {} days (3 months = {days} days)",
+                        d.reference,
+                        med_label(d.order),
+                        fmt_num(*t)
+                    ),
                     None,
                 )
             })
             .collect(),
-        fix: SafetyFix::ExtendDuration { orders: orders.clone(), days },
+        fix: SafetyFix::ExtendDuration {
+            orders: orders.clone(),
+            days,
+        },
         orders,
     })
 }

@@ -5,9 +5,11 @@ use time::{Duration, OffsetDateTime};
 
 use super::model::{Evidence, IndexDvt, Legs, Moment, Recommendation, VeinKind};
 use super::patient::{Therapeutic, in_force, therapeutic};
-use super::record::{self, Clock, condition_date, condition_evidence, in_set, is_active, readable_status};
-use crate::config::{Code, Rules, ValueSetId};
+use super::record::{
+    self, Clock, condition_date, condition_evidence, in_set, is_active, readable_status,
+};
 use crate::config::codes::ICD10CM;
+use crate::config::{Code, Rules, ValueSetId};
 use crate::facts::{
     ConditionFact, DraftOrder, DraftOrderKind, Measured, MedicationOrderFact, ObservationValue,
     PatientFacts, RequestStatus, ServiceRequestFact, UltrasoundFinding, VerificationStatus,
@@ -23,7 +25,10 @@ pub struct IndexEpisode<'a> {
 
 /// Vein sites named by body-site codes (SNOMED) — laterality codes are never veins.
 fn vein_kind(rules: &Rules, code: &Code) -> Option<VeinSiteKind> {
-    if rules.value_sets.contains(ValueSetId::VeinDistalMuscular, code) {
+    if rules
+        .value_sets
+        .contains(ValueSetId::VeinDistalMuscular, code)
+    {
         Some(VeinSiteKind::Distal(VeinKind::Muscular))
     } else if rules.value_sets.contains(ValueSetId::VeinDistalAxial, code) {
         Some(VeinSiteKind::Distal(VeinKind::Axial))
@@ -52,14 +57,17 @@ pub fn vein_findings<'a>(
 ) -> impl Iterator<Item = &'a Vec<Code>> + 'a {
     let start = index_date - Duration::days(rules.thresholds.windows.before_index_days);
     let clock = *clock;
-    facts.observations.iter().filter_map(move |o| match &o.value {
-        ObservationValue::Finding(UltrasoundFinding::VeinInvolved(codes))
-            if readable_status(o) && clock.since(o.effective, start) =>
-        {
-            Some(codes)
-        }
-        _ => None,
-    })
+    facts
+        .observations
+        .iter()
+        .filter_map(move |o| match &o.value {
+            ObservationValue::Finding(UltrasoundFinding::VeinInvolved(codes))
+                if readable_status(o) && clock.since(o.effective, start) =>
+            {
+                Some(codes)
+            }
+            _ => None,
+        })
 }
 
 /// §1: bodySite or `vein-involved` findings name at least one distal vein and no proximal
@@ -77,14 +85,23 @@ fn names_only_distal_veins<'a>(rules: &Rules, sites: impl Iterator<Item = &'a Co
 }
 
 fn names_proximal_vein(rules: &Rules, sites: &[Code]) -> bool {
-    sites.iter().any(|c| vein_kind(rules, c) == Some(VeinSiteKind::Proximal))
+    sites
+        .iter()
+        .any(|c| vein_kind(rules, c) == Some(VeinSiteKind::Proximal))
 }
 
 /// §1 Index DVT: acute isolated distal DVT Conditions. Reading: a Condition with no
 /// clinicalStatus counts as active (R4 allows it; the safer reading shows guidance).
-pub fn find_index<'a>(facts: &'a PatientFacts, rules: &Rules, clock: &Clock) -> Option<IndexEpisode<'a>> {
+pub fn find_index<'a>(
+    facts: &'a PatientFacts,
+    rules: &Rules,
+    clock: &Clock,
+) -> Option<IndexEpisode<'a>> {
     let qualifies = |c: &ConditionFact| {
-        let verified = matches!(c.verification_status, None | Some(VerificationStatus::Confirmed));
+        let verified = matches!(
+            c.verification_status,
+            None | Some(VerificationStatus::Confirmed)
+        );
         if !(verified && is_active(c)) {
             return false;
         }
@@ -101,7 +118,8 @@ pub fn find_index<'a>(facts: &'a PatientFacts, rules: &Rules, clock: &Clock) -> 
         }
         false
     };
-    let conditions: Vec<&ConditionFact> = facts.conditions.iter().filter(|c| qualifies(c)).collect();
+    let conditions: Vec<&ConditionFact> =
+        facts.conditions.iter().filter(|c| qualifies(c)).collect();
     // The most recent is the index; an undated Condition is taken as dated now (its windows
     // then start from now: the safer reading keeps recent data in view).
     let date_of = |c: &ConditionFact| {
@@ -192,15 +210,31 @@ fn push_vein(veins: &mut Vec<(String, VeinKind)>, code: &Code, kind: VeinKind) {
 
 /// §1 Not isolated: an active, not-refuted proximal DVT or PE Condition, a DVT Condition whose
 /// bodySite names a proximal vein, or a finding `extends-to-proximal-veins` = true.
-pub fn not_isolated(facts: &PatientFacts, rules: &Rules, clock: &Clock, index_date: OffsetDateTime) -> Option<Evidence> {
-    let dvt_classes = [ValueSetId::Distal, ValueSetId::Ambiguous, ValueSetId::Proximal];
+pub fn not_isolated(
+    facts: &PatientFacts,
+    rules: &Rules,
+    clock: &Clock,
+    index_date: OffsetDateTime,
+) -> Option<Evidence> {
+    let dvt_classes = [
+        ValueSetId::Distal,
+        ValueSetId::Ambiguous,
+        ValueSetId::Proximal,
+    ];
     for c in facts.conditions.iter().filter(|c| is_active(c)) {
-        if in_set(rules, ValueSetId::Proximal, &c.codes) || in_set(rules, ValueSetId::PulmonaryEmbolism, &c.codes) {
+        if in_set(rules, ValueSetId::Proximal, &c.codes)
+            || in_set(rules, ValueSetId::PulmonaryEmbolism, &c.codes)
+        {
             return Some(condition_evidence(c));
         }
-        if dvt_classes.iter().any(|s| in_set(rules, *s, &c.codes)) && names_proximal_vein(rules, &c.body_sites) {
+        if dvt_classes.iter().any(|s| in_set(rules, *s, &c.codes))
+            && names_proximal_vein(rules, &c.body_sites)
+        {
             return Some(Evidence::new(
-                format!("{} with a proximal vein body site", record::condition_label(c)),
+                format!(
+                    "{} with a proximal vein body site",
+                    record::condition_label(c)
+                ),
                 condition_date(c).map(|t| t.instant),
             ));
         }
@@ -214,10 +248,17 @@ pub fn not_isolated(facts: &PatientFacts, rules: &Rules, clock: &Clock, index_da
                 && clock.since(o.effective, start)
                 && matches!(
                     o.value,
-                    ObservationValue::Finding(UltrasoundFinding::ExtendsToProximalVeins(Measured::Known(true)))
+                    ObservationValue::Finding(UltrasoundFinding::ExtendsToProximalVeins(
+                        Measured::Known(true)
+                    ))
                 )
         })
-        .map(|o| Evidence::new("ultrasound: thrombus extends to the proximal veins", o.effective.map(|t| t.instant)))
+        .map(|o| {
+            Evidence::new(
+                "ultrasound: thrombus extends to the proximal veins",
+                o.effective.map(|t| t.instant),
+            )
+        })
 }
 
 /// A venous duplex ServiceRequest.
@@ -226,7 +267,11 @@ pub fn is_duplex(rules: &Rules, sr: &ServiceRequestFact) -> bool {
 }
 
 /// §1 Already managed: an active therapeutic anticoagulant, or a follow-up duplex ordered.
-pub fn already_managed(facts: &PatientFacts, rules: &Rules, episode: &IndexEpisode<'_>) -> Option<Evidence> {
+pub fn already_managed(
+    facts: &PatientFacts,
+    rules: &Rules,
+    episode: &IndexEpisode<'_>,
+) -> Option<Evidence> {
     if let Some(m) = facts
         .medications
         .iter()
@@ -246,19 +291,30 @@ pub fn already_managed(facts: &PatientFacts, rules: &Rules, episode: &IndexEpiso
         .filter(|o| matches!(o.value, ObservationValue::Finding(_)))
         .flat_map(|o| o.based_on.iter().map(String::as_str))
         .collect();
-    let latest = episode.conditions.iter().copied().max_by_key(|c| condition_date(c));
-    let recorded = latest.and_then(|c| c.recorded.or(c.onset)).map(|t| t.instant);
+    let latest = episode
+        .conditions
+        .iter()
+        .copied()
+        .max_by_key(|c| condition_date(c));
+    let recorded = latest
+        .and_then(|c| c.recorded.or(c.onset))
+        .map(|t| t.instant);
     facts
         .service_requests
         .iter()
         .filter(|sr| {
-            matches!(sr.status, RequestStatus::Active | RequestStatus::OnHold | RequestStatus::Draft) && is_duplex(rules, sr)
+            matches!(
+                sr.status,
+                RequestStatus::Active | RequestStatus::OnHold | RequestStatus::Draft
+            ) && is_duplex(rules, sr)
         })
         .find(|sr| match sr.occurrence {
             Some(occ) => occ.instant.date() >= index_day + time::Duration::days(min_gap),
             None => {
                 let reference = sr.id.as_ref().map(|id| format!("ServiceRequest/{id}"));
-                let is_diagnostic = reference.as_deref().is_some_and(|r| diagnostic.iter().any(|d| d.ends_with(r)));
+                let is_diagnostic = reference
+                    .as_deref()
+                    .is_some_and(|r| diagnostic.iter().any(|d| d.ends_with(r)));
                 match (sr.authored_on, recorded) {
                     (Some(a), Some(r)) => a.instant > r && !is_diagnostic,
                     _ => false,
@@ -269,7 +325,9 @@ pub fn already_managed(facts: &PatientFacts, rules: &Rules, episode: &IndexEpiso
             Evidence::new(
                 format!(
                     "follow-up duplex ordered: {}",
-                    sr.label.clone().unwrap_or_else(|| "venous duplex ultrasound".to_owned())
+                    sr.label
+                        .clone()
+                        .unwrap_or_else(|| "venous duplex ultrasound".to_owned())
                 ),
                 sr.occurrence.or(sr.authored_on).map(|t| t.instant),
             )
@@ -284,7 +342,10 @@ pub fn med_label(m: &MedicationOrderFact) -> String {
 }
 
 /// Drafts the hook asks about: the selected ones on order-select, all on order-sign (§1, §5).
-pub fn considered_drafts(facts: &PatientFacts, moment: Moment) -> impl Iterator<Item = &DraftOrder> {
+pub fn considered_drafts(
+    facts: &PatientFacts,
+    moment: Moment,
+) -> impl Iterator<Item = &DraftOrder> {
     facts.draft_orders.iter().filter(move |d| match moment {
         Moment::Selection => d.selected,
         Moment::Signing => true,
@@ -327,7 +388,11 @@ pub fn draft_plan(facts: &PatientFacts, rules: &Rules, moment: Moment) -> DraftP
 }
 
 /// §1 "Draft orders that already implement a plan". Returns the silencing evidence.
-pub fn plan_drafted(plan: &DraftPlan, moment: Moment, recommendation: Recommendation) -> Option<Evidence> {
+pub fn plan_drafted(
+    plan: &DraftPlan,
+    moment: Moment,
+    recommendation: Recommendation,
+) -> Option<Evidence> {
     let anticoagulant = plan
         .anticoagulant
         .as_ref()
@@ -345,4 +410,3 @@ pub fn plan_drafted(plan: &DraftPlan, moment: Moment, recommendation: Recommenda
         (Moment::Selection, Recommendation::Individualize) => anticoagulant.or(duplex),
     }
 }
-
