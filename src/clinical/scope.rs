@@ -105,6 +105,10 @@ pub fn find_index<'a>(
         if !(verified && is_active(c)) {
             return false;
         }
+        // §0: dated more than the clock-skew allowance after now → ignored.
+        if condition_date(c).is_some_and(|t| clock.effective(t).is_none()) {
+            return false;
+        }
         if in_set(rules, ValueSetId::ChronicDvt, &c.codes) {
             return false;
         }

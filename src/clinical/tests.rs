@@ -268,6 +268,15 @@ fn resolved_dvt_is_not_index() {
 }
 
 #[test]
+fn a_dvt_dated_beyond_the_clock_skew_is_ignored() {
+    let mut f = baseline();
+    f.conditions[0].onset = at(datetime!(2026-11-21 11:00 UTC));
+    assert_eq!(run(&f, Moment::Selection).scope, Scope::InScope, "within 24 h: counts as now");
+    f.conditions[0].onset = at(datetime!(2026-11-22 12:00 UTC));
+    assert_eq!(run(&f, Moment::Selection).scope, Scope::NoIndexDvt);
+}
+
+#[test]
 fn dotless_icd_codes_match() {
     let mut f = baseline();
     f.conditions[0].codes = vec![icd("I82461")];
