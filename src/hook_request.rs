@@ -238,8 +238,11 @@ mod tests {
         json!({
             "hook": "order-select",
             "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-            "context": {"userId": "Practitioner/1", "patientId": "p1", "selections": [],
-                        "draftOrders": {"resourceType": "Bundle", "type": "collection"}},
+            "context": {"userId": "Practitioner/1", "patientId": "p1", "selections": ["MedicationRequest/m1"],
+                        "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [
+                            {"resource": {"resourceType": "MedicationRequest", "id": "m1", "status": "draft",
+                             "intent": "order", "subject": {"reference": "Patient/p1"},
+                             "medicationCodeableConcept": {"text": "apixaban"}}}]}},
             "prefetch": {"patient": null}
         })
     }

@@ -63,7 +63,7 @@ pub fn run_checks(
     out.extend(pregnancy);
     out.extend(renal_doac(&drafts, rules, p, &pregnancy_orders));
     out.extend(duplicate(&drafts, facts, rules));
-    out.extend(short_duration(&drafts, rules, episode));
+    out.extend(short_duration(&drafts, facts, rules, episode));
     out
 }
 
@@ -347,7 +347,7 @@ fn short_duration(
     };
     let short: Vec<(&DraftAnticoagulant<'_>, f64)> = drafts
         .iter()
-        .filter(|d| !other_indication(d.order))
+        .filter(|d| !other_indication(d.order) && !is_bridge(d))
         .filter_map(|d| {
             d.order
                 .total_duration_days

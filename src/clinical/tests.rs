@@ -271,7 +271,11 @@ fn resolved_dvt_is_not_index() {
 fn a_dvt_dated_beyond_the_clock_skew_is_ignored() {
     let mut f = baseline();
     f.conditions[0].onset = at(datetime!(2026-11-21 11:00 UTC));
-    assert_eq!(run(&f, Moment::Selection).scope, Scope::InScope, "within 24 h: counts as now");
+    assert_eq!(
+        run(&f, Moment::Selection).scope,
+        Scope::InScope,
+        "within 24 h: counts as now"
+    );
     f.conditions[0].onset = at(datetime!(2026-11-22 12:00 UTC));
     assert_eq!(run(&f, Moment::Selection).scope, Scope::NoIndexDvt);
 }
@@ -1430,6 +1434,20 @@ fn short_duration_unless_reasoned_elsewhere() {
     m.reason_codes = vec![icd("I48.91")];
     f.draft_orders = vec![draft_med("a", m.clone(), true)];
     assert!(run(&f, Moment::Selection).safety.is_empty());
+    // A 7-day enoxaparin bridge drafted with warfarin is not short treatment.
+    let mut bridge = med(Ingredient::Enoxaparin, mg(80.0), Some(2.0));
+    bridge.total_duration_days = Some(7.0);
+    f.draft_orders = vec![
+        draft_med("e", bridge.clone(), true),
+        draft_med("w", med(Ingredient::Warfarin, mg(5.0), Some(1.0)), true),
+    ];
+    assert!(run(&f, Moment::Selection).safety.is_empty());
+    f.draft_orders = vec![draft_med("e", bridge, true)];
+    assert_eq!(
+        run(&f, Moment::Selection).safety.len(),
+        1,
+        "without warfarin it is short"
+    );
     // Reasoned to the index DVT: checked.
     m.reason_codes.clear();
     m.reason_references = vec!["Condition/c-I82.461".into()];
