@@ -319,10 +319,21 @@ fn duplicate(
 /// explicit total duration under 3 months (< 90 days) → info; update the draft to 3 months.
 fn short_duration(
     drafts: &[DraftAnticoagulant<'_>],
+    facts: &PatientFacts,
     rules: &Rules,
     episode: &IndexEpisode<'_>,
 ) -> Option<SafetyFinding> {
     let days = rules.thresholds.follow_up.treatment_days;
+    // An LMWH or heparin bridging warfarin (drafted or active) is short by design (reading:
+    // the bridge is the expected overlap of §5 duplicate-anticoagulant, not the treatment).
+    let warfarin = facts.draft_orders.iter().any(|d| {
+        matches!(&d.order, DraftOrderKind::Medication(m) if m.ingredient == Some(Ingredient::Warfarin))
+    }) || facts
+        .medications
+        .iter()
+        .any(|m| in_force(m) && m.ingredient == Some(Ingredient::Warfarin));
+    let bridging =
+        |d: &DraftAnticoagulant<'_>| warfarin && is_bridge(d.ingredient, Ingredient::Warfarin);
     let vte = [
         ValueSetId::Distal,
         ValueSetId::Ambiguous,
@@ -347,7 +358,7 @@ fn short_duration(
     };
     let short: Vec<(&DraftAnticoagulant<'_>, f64)> = drafts
         .iter()
-        .filter(|d| !other_indication(d.order) && !is_bridge(d))
+        .filter(|d| !other_indication(d.order) && !bridging(d))
         .filter_map(|d| {
             d.order
                 .total_duration_days
