@@ -726,7 +726,7 @@ def evaluate(req, now_s):
     if pregnant and bad:
         cards.append({"kind": "order-safety", "check": "pregnancy-anticoagulant", "indicator": "critical",
                       "orders": [ref(d) for d in bad],
-                      "suggestions": [{"isRecommended": False, "actions": [f"delete {ref(d)}" for d in bad]
+                      "suggestions": [{"isRecommended": True, "actions": [f"delete {ref(d)}" for d in bad]
                                        + ["create MedicationRequest enoxaparin"]}]})
     warn, info = [], []
     for d in med_drafts:
@@ -743,7 +743,7 @@ def evaluate(req, now_s):
         repl = "warfarin" if renal_class == "severe" else "apixaban"
         cards.append({"kind": "order-safety", "check": "renal-doac", "indicator": "warning",
                       "orders": [ref(d) for d in warn],
-                      "suggestions": [{"isRecommended": False, "actions": [f"delete {ref(d)}" for d in warn]
+                      "suggestions": [{"isRecommended": True, "actions": [f"delete {ref(d)}" for d in warn]
                                        + [f"create MedicationRequest {repl}"]}]})
     elif info:
         cards.append({"kind": "order-safety", "check": "renal-doac", "indicator": "info",
@@ -781,7 +781,7 @@ def evaluate(req, now_s):
     if short:
         cards.append({"kind": "order-safety", "check": "short-duration", "indicator": "info",
                       "orders": [ref(d) for d in short],
-                      "suggestions": [{"isRecommended": False, "actions": [f"update {ref(d)}" for d in short]}]})
+                      "suggestions": [{"isRecommended": True, "actions": [f"update {ref(d)}" for d in short]}]})
     return cards
 
 

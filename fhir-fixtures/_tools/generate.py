@@ -1170,7 +1170,7 @@ def out_of_scope():
         rows=["§1 not isolated -> no stratification card", "decision 5 safety checks run with an index-DVT Condition",
               "§5 renal-doac (rivaroxaban < 30) warning", "decision 2 renal-doac suggestion"],
         cards=[safety("renal-doac", "warning", ["MedicationRequest/draft-1"],
-                      [{"isRecommended": False, "actions": ["delete MedicationRequest/draft-1",
+                      [{"isRecommended": True, "actions": ["delete MedicationRequest/draft-1",
                                                             "create MedicationRequest apixaban"]}])])
     oos("refuted-calf-dvt", "order-sign", "pt-oos-refuted", "Quassia", "1980-10-10", "female",
         conditions=lambda b: [dvt(b, "I82.461", ["gastrocnemius"], "right", verification="refuted")],
@@ -1466,7 +1466,7 @@ def order_safety():
          rows=["§5 pregnancy-anticoagulant (critical)", "decision 2 delete + create enoxaparin",
                "§1 a therapeutic draft silences even if a safety check fires"],
          cards=[safety("pregnancy-anticoagulant", "critical", ["MedicationRequest/draft-1"],
-                       [{"isRecommended": False, "actions": ["delete MedicationRequest/draft-1",
+                       [{"isRecommended": True, "actions": ["delete MedicationRequest/draft-1",
                                                              "create MedicationRequest enoxaparin"]}])])
     case(cat, "pregnancy-serial-imaging-selected-warfarin", "order-select", "pt-os-preg-warf", "Wintergreen",
          "1992-05-15", "female", conds=[PREG], dd_pos=False, code="I82.462", side="left",
@@ -1479,7 +1479,7 @@ def order_safety():
                "§5 pregnancy-anticoagulant (warfarin)"],
          cards=[strat("serial-imaging", "warning", [], "low", sp=["pregnancy"], muscular=True, lat="left"),
                 safety("pregnancy-anticoagulant", "critical", ["MedicationRequest/draft-1"],
-                       [{"isRecommended": False, "actions": ["delete MedicationRequest/draft-1",
+                       [{"isRecommended": True, "actions": ["delete MedicationRequest/draft-1",
                                                              "create MedicationRequest enoxaparin"]}])])
     case(cat, "renal-doac-rivaroxaban-egfr-22", "order-sign", "pt-os-riva22", "Xerophyllum", "1965-06-16", "male",
          labs=lambda b: b.baseline(egfr=22, weight=(84, "kg")), drafts=lambda b: [b.draft_rivaroxaban()],
@@ -1487,7 +1487,7 @@ def order_safety():
                "avoided below 30): replace with apixaban; the stratification card is silenced by the draft.",
          rows=["§5 renal-doac warning (rivaroxaban < 30)", "decision 2 delete + first renal-appropriate regimen"],
          cards=[safety("renal-doac", "warning", ["MedicationRequest/draft-1"],
-                       [{"isRecommended": False, "actions": ["delete MedicationRequest/draft-1",
+                       [{"isRecommended": True, "actions": ["delete MedicationRequest/draft-1",
                                                              "create MedicationRequest apixaban"]}])])
     case(cat, "renal-doac-apixaban-on-dialysis", "order-select", "pt-os-apix-hd", "Yucca", "1960-07-17", "female",
          conds=[lambda b: b.icd("cond-esrd", "N18.6", "End stage renal disease", onset="2021-01-01",
@@ -1500,7 +1500,7 @@ def order_safety():
                "warning (apixaban avoided on dialysis): replace with warfarin.",
          rows=["§5 renal-doac warning (apixaban < 15 or dialysis)", "decision 2 < 15/dialysis -> warfarin"],
          cards=[safety("renal-doac", "warning", ["MedicationRequest/draft-1"],
-                       [{"isRecommended": False, "actions": ["delete MedicationRequest/draft-1",
+                       [{"isRecommended": True, "actions": ["delete MedicationRequest/draft-1",
                                                              "create MedicationRequest warfarin"]}])])
     case(cat, "renal-doac-unknown-renal-function-info", "order-sign", "pt-os-norenal", "Zenobia", "1966-08-18",
          "male", labs=lambda b: b.baseline(egfr=None, weight=(90, "kg")), drafts=lambda b: [b.draft_apixaban()],
@@ -1563,7 +1563,7 @@ def order_safety():
                "to update the draft to 3 months; the stratification card is silenced.",
          rows=["§5 short-duration (< 90 days)", "decision 2 update suggestion"],
          cards=[safety("short-duration", "info", ["MedicationRequest/draft-1"],
-                       [{"isRecommended": False, "actions": ["update MedicationRequest/draft-1"]}])])
+                       [{"isRecommended": True, "actions": ["update MedicationRequest/draft-1"]}])])
     case(cat, "short-duration-expected-supply-28-days", "order-sign", "pt-os-supply28", "Gentian", "1979-03-25",
          "female",
          drafts=lambda b: [b.med("draft-1", "apixaban", "apixaban 5 mg oral tablet", status="draft", dose=(10, "mg"),
@@ -1573,7 +1573,7 @@ def order_safety():
                "other duration: short-duration info.",
          rows=["§5 short-duration via dispenseRequest.expectedSupplyDuration"],
          cards=[safety("short-duration", "info", ["MedicationRequest/draft-1"],
-                       [{"isRecommended": False, "actions": ["update MedicationRequest/draft-1"]}])])
+                       [{"isRecommended": True, "actions": ["update MedicationRequest/draft-1"]}])])
     case(cat, "short-duration-other-indication-not-flagged", "order-sign", "pt-os-af30", "Hellebore", "1958-04-26",
          "male", provoke="injury", dd_pos=False,
          conds=[lambda b: b.icd("cond-af", "I48.91", "Unspecified atrial fibrillation", onset="2026-11-20",
