@@ -92,7 +92,11 @@ impl RequestError {
     }
 }
 
-fn string_member(obj: &Map<String, Value>, key: &str, at: &str) -> Result<Option<String>, RequestError> {
+fn string_member(
+    obj: &Map<String, Value>,
+    key: &str,
+    at: &str,
+) -> Result<Option<String>, RequestError> {
     match obj.get(key) {
         None => Ok(None),
         Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
@@ -119,7 +123,9 @@ impl HookRequest {
         let hook = Hook::parse(&hook_name).ok_or_else(|| {
             RequestError::new(
                 "/hook",
-                format!("hook `{hook_name}` is not supported (expected `order-select` or `order-sign`)"),
+                format!(
+                    "hook `{hook_name}` is not supported (expected `order-select` or `order-sign`)"
+                ),
             )
         })?;
         let hook_instance = required_string(obj, "hookInstance", "")?;
@@ -128,7 +134,10 @@ impl HookRequest {
             None => None,
             Some(v) => Some(
                 serde_json::from_value::<FhirAuthorization>(v.clone()).map_err(|e| {
-                    RequestError::new("/fhirAuthorization", format!("invalid fhirAuthorization: {e}"))
+                    RequestError::new(
+                        "/fhirAuthorization",
+                        format!("invalid fhirAuthorization: {e}"),
+                    )
                 })?,
             ),
         };
@@ -141,7 +150,9 @@ impl HookRequest {
         let ctx = obj
             .get("context")
             .and_then(Value::as_object)
-            .ok_or_else(|| RequestError::new("/context", "`context` is required and must be an object"))?;
+            .ok_or_else(|| {
+                RequestError::new("/context", "`context` is required and must be an object")
+            })?;
         let user_id = required_string(ctx, "userId", "/context")?;
         let patient_id = required_string(ctx, "patientId", "/context")?;
         let encounter_id = string_member(ctx, "encounterId", "/context")?;
@@ -194,7 +205,12 @@ impl HookRequest {
         let prefetch = match obj.get("prefetch") {
             None => Map::new(),
             Some(Value::Object(m)) => m.clone(),
-            Some(_) => return Err(RequestError::new("/prefetch", "`prefetch` must be an object")),
+            Some(_) => {
+                return Err(RequestError::new(
+                    "/prefetch",
+                    "`prefetch` must be an object",
+                ));
+            }
         };
         Ok(HookRequest {
             hook,
@@ -222,8 +238,11 @@ mod tests {
         json!({
             "hook": "order-select",
             "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-            "context": {"userId": "Practitioner/1", "patientId": "p1", "selections": [],
-                        "draftOrders": {"resourceType": "Bundle", "type": "collection"}},
+            "context": {"userId": "Practitioner/1", "patientId": "p1", "selections": ["MedicationRequest/m1"],
+                        "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [
+                            {"resource": {"resourceType": "MedicationRequest", "id": "m1", "status": "draft",
+                             "intent": "order", "subject": {"reference": "Patient/p1"},
+                             "medicationCodeableConcept": {"text": "apixaban"}}}]}},
             "prefetch": {"patient": null}
         })
     }

@@ -231,7 +231,11 @@ impl BleedingFactor {
 
     /// age-over-75 counts 2 (it also meets "age > 65"); every other factor 1.
     pub fn points(self) -> u32 {
-        if self == BleedingFactor::AgeOver75 { 2 } else { 1 }
+        if self == BleedingFactor::AgeOver75 {
+            2
+        } else {
+            1
+        }
     }
 }
 
@@ -319,7 +323,10 @@ impl ProgressionModifier {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum AgeFact {
     /// Completed years; `at_least` when the birthDate is partial (youngest possible age).
-    Known { years: u32, at_least: bool },
+    Known {
+        years: u32,
+        at_least: bool,
+    },
     Unknown,
 }
 
@@ -459,9 +466,15 @@ impl SafetyCheck {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SafetyFix {
     /// Delete the drafts (references) and create this regimen instead.
-    Replace { delete: Vec<String>, with: RegimenChoice },
+    Replace {
+        delete: Vec<String>,
+        with: RegimenChoice,
+    },
     /// Update the drafts (references) to a total duration of this many days.
-    ExtendDuration { orders: Vec<String>, days: i64 },
+    ExtendDuration {
+        orders: Vec<String>,
+        days: i64,
+    },
     None,
 }
 

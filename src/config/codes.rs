@@ -144,7 +144,11 @@ impl CodeMatcher {
     pub fn matches(&self, system: &str, code: &str) -> bool {
         if system == ICD10CM {
             let c = normalize_icd(code);
-            if self.icd_excluded_prefixes.iter().any(|p| c.starts_with(p.as_str())) {
+            if self
+                .icd_excluded_prefixes
+                .iter()
+                .any(|p| c.starts_with(p.as_str()))
+            {
                 return false;
             }
             if self.icd_prefixes.iter().any(|p| c.starts_with(p.as_str())) {
@@ -152,7 +156,9 @@ impl CodeMatcher {
             }
             return self.in_range(system, &c);
         }
-        self.exact.contains(&(system.to_owned(), code.trim().to_owned())) || self.in_range(system, code.trim())
+        self.exact
+            .contains(&(system.to_owned(), code.trim().to_owned()))
+            || self.in_range(system, code.trim())
     }
 
     fn in_range(&self, system: &str, code: &str) -> bool {
@@ -214,7 +220,9 @@ pub struct LabCodes {
 
 impl LabCodes {
     pub fn kind(&self, system: &str, code: &str) -> Option<LabKind> {
-        self.by_code.get(&(system.to_owned(), code.trim().to_owned())).copied()
+        self.by_code
+            .get(&(system.to_owned(), code.trim().to_owned()))
+            .copied()
     }
 }
 
@@ -238,7 +246,9 @@ pub struct FindingCodes {
 
 impl FindingCodes {
     pub fn kind(&self, system: &str, code: &str) -> Option<UltrasoundFindingKind> {
-        self.by_code.get(&(system.to_owned(), code.trim().to_owned())).copied()
+        self.by_code
+            .get(&(system.to_owned(), code.trim().to_owned()))
+            .copied()
     }
 }
 
@@ -260,7 +270,10 @@ impl DuplexCodes {
         let c = code.code.trim();
         (code.system == LOINC && (c == self.unilateral_loinc || c == self.bilateral_loinc))
             || (code.system == CPT && (c == self.unilateral_cpt || c == self.bilateral_cpt))
-            || self.other.iter().any(|o| o.system == code.system && o.code == c)
+            || self
+                .other
+                .iter()
+                .any(|o| o.system == code.system && o.code == c)
     }
 }
 
@@ -319,7 +332,11 @@ pub(super) fn load(file: &Path) -> Result<Loaded, ConfigError> {
     let mut sets = HashMap::new();
     for id in ALL_VALUE_SETS {
         let Some(v) = raw.value_set.get(&id) else {
-            return Err(ConfigError::invalid(file, "value-set", format!("value set {id:?} is missing")));
+            return Err(ConfigError::invalid(
+                file,
+                "value-set",
+                format!("value set {id:?} is missing"),
+            ));
         };
         let mut m = CodeMatcher::default();
         for p in &v.icd10cm {
@@ -328,7 +345,11 @@ pub(super) fn load(file: &Path) -> Result<Loaded, ConfigError> {
         for [lo, hi] in &v.icd10cm_ranges {
             let (lo, hi) = (normalize_icd(lo), normalize_icd(hi));
             if lo.len() != hi.len() || lo > hi {
-                return Err(ConfigError::invalid(file, "icd10cm-ranges", format!("bad range {lo}–{hi}")));
+                return Err(ConfigError::invalid(
+                    file,
+                    "icd10cm-ranges",
+                    format!("bad range {lo}–{hi}"),
+                ));
             }
             m.ranges.push((ICD10CM.to_owned(), lo, hi));
         }
@@ -340,7 +361,11 @@ pub(super) fn load(file: &Path) -> Result<Loaded, ConfigError> {
         }
         for [lo, hi] in &v.cpt_ranges {
             if lo.len() != hi.len() || lo > hi {
-                return Err(ConfigError::invalid(file, "cpt-ranges", format!("bad range {lo}–{hi}")));
+                return Err(ConfigError::invalid(
+                    file,
+                    "cpt-ranges",
+                    format!("bad range {lo}–{hi}"),
+                ));
             }
             m.ranges.push((CPT.to_owned(), lo.clone(), hi.clone()));
         }
@@ -364,9 +389,18 @@ pub(super) fn load(file: &Path) -> Result<Loaded, ConfigError> {
         ("thrombus-diameter", UltrasoundFindingKind::ThrombusDiameter),
         ("veins-involved", UltrasoundFindingKind::VeinsInvolved),
         ("vein-involved", UltrasoundFindingKind::VeinInvolved),
-        ("distance-to-proximal-veins", UltrasoundFindingKind::DistanceToProximalVeins),
-        ("near-proximal-veins", UltrasoundFindingKind::NearProximalVeins),
-        ("extends-to-proximal-veins", UltrasoundFindingKind::ExtendsToProximalVeins),
+        (
+            "distance-to-proximal-veins",
+            UltrasoundFindingKind::DistanceToProximalVeins,
+        ),
+        (
+            "near-proximal-veins",
+            UltrasoundFindingKind::NearProximalVeins,
+        ),
+        (
+            "extends-to-proximal-veins",
+            UltrasoundFindingKind::ExtendsToProximalVeins,
+        ),
     ] {
         findings.insert((FINDING_SYSTEM.to_owned(), code.to_owned()), kind);
     }

@@ -76,9 +76,8 @@ impl Ingredient {
             Enoxaparin | Dalteparin | Tinzaparin => DrugClass::Lmwh,
             Heparin | Fondaparinux => DrugClass::OtherParenteral,
             Aspirin | Clopidogrel | Prasugrel | Ticagrelor => DrugClass::Antiplatelet,
-            Ibuprofen | Naproxen | Diclofenac | Celecoxib | Ketorolac | Meloxicam | Indomethacin => {
-                DrugClass::Nsaid
-            }
+            Ibuprofen | Naproxen | Diclofenac | Celecoxib | Ketorolac | Meloxicam
+            | Indomethacin => DrugClass::Nsaid,
             Estradiol | EthinylEstradiol => DrugClass::Estrogen,
         }
     }
@@ -214,7 +213,10 @@ impl MedicationCatalog {
 
     pub fn regimen(&self, id: RegimenId) -> &RegimenDefinition {
         // Every RegimenId has a definition (checked at load).
-        self.regimens.iter().find(|r| r.id == id).unwrap_or(&self.regimens[0])
+        self.regimens
+            .iter()
+            .find(|r| r.id == id)
+            .unwrap_or(&self.regimens[0])
     }
 
     pub fn renal_policy(&self, ing: Ingredient) -> RenalPolicy {
@@ -279,24 +281,46 @@ pub(super) fn load(file: &Path) -> Result<MedicationCatalog, ConfigError> {
     }
     // Longest names first, so "ethinyl estradiol" wins over "estradiol".
     names.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
-    for id in [RegimenId::Apixaban, RegimenId::Rivaroxaban, RegimenId::Enoxaparin, RegimenId::Warfarin] {
+    for id in [
+        RegimenId::Apixaban,
+        RegimenId::Rivaroxaban,
+        RegimenId::Enoxaparin,
+        RegimenId::Warfarin,
+    ] {
         if !raw.regimen.iter().any(|r| r.id == id) {
-            return Err(ConfigError::invalid(file, "regimen", format!("no regimen with id {id:?}")));
+            return Err(ConfigError::invalid(
+                file,
+                "regimen",
+                format!("no regimen with id {id:?}"),
+            ));
         }
     }
     for (i, r) in raw.regimen.iter().enumerate() {
         if r.phases.is_empty() {
-            return Err(ConfigError::invalid(file, format!("regimen[{i}].phases"), "at least one phase"));
+            return Err(ConfigError::invalid(
+                file,
+                format!("regimen[{i}].phases"),
+                "at least one phase",
+            ));
         }
         for p in r.phases.iter().chain(&r.renal_phases) {
-            if p.dose.is_none_or(|d| !(d.is_finite() && d > 0.0)) && r.ingredient != Ingredient::Warfarin {
-                return Err(ConfigError::invalid(file, format!("regimen[{i}].phases"), "dose must be a positive number"));
+            if p.dose.is_none_or(|d| !(d.is_finite() && d > 0.0))
+                && r.ingredient != Ingredient::Warfarin
+            {
+                return Err(ConfigError::invalid(
+                    file,
+                    format!("regimen[{i}].phases"),
+                    "dose must be a positive number",
+                ));
             }
         }
     }
     for (name, order) in [
         ("regimen-order.default", &raw.regimen_order.default),
-        ("regimen-order.active-cancer", &raw.regimen_order.active_cancer),
+        (
+            "regimen-order.active-cancer",
+            &raw.regimen_order.active_cancer,
+        ),
         ("regimen-order.postpartum", &raw.regimen_order.postpartum),
     ] {
         if order.is_empty() {
@@ -322,11 +346,20 @@ mod tests {
 
     #[test]
     fn maps_codes_and_names() {
-        let c = Config::load(&Config::default_dir()).unwrap().rules.medications;
+        let c = Config::load(&Config::default_dir())
+            .unwrap()
+            .rules
+            .medications;
         assert_eq!(c.by_rxnorm("1364430"), Some(Ingredient::Apixaban));
         assert_eq!(c.by_rxnorm("11289"), Some(Ingredient::Warfarin));
-        assert_eq!(c.by_name("ELIQUIS 5 MG Oral Tablet"), Some(Ingredient::Apixaban));
-        assert_eq!(c.by_name("Ethinyl Estradiol 0.03 MG"), Some(Ingredient::EthinylEstradiol));
+        assert_eq!(
+            c.by_name("ELIQUIS 5 MG Oral Tablet"),
+            Some(Ingredient::Apixaban)
+        );
+        assert_eq!(
+            c.by_name("Ethinyl Estradiol 0.03 MG"),
+            Some(Ingredient::EthinylEstradiol)
+        );
         assert_eq!(c.by_name("heparin flush"), Some(Ingredient::Heparin));
         assert_eq!(c.by_name("preheparinized"), None);
     }

@@ -11,7 +11,9 @@ pub mod thresholds;
 
 use std::path::{Path, PathBuf};
 
-pub use codes::{Code, CodeMatcher, LabCodes, LabKind, UltrasoundFindingKind, ValueSetId, ValueSets};
+pub use codes::{
+    Code, CodeMatcher, LabCodes, LabKind, UltrasoundFindingKind, ValueSetId, ValueSets,
+};
 pub use medications::{
     DrugClass, Ingredient, MedicationCatalog, ProphylacticLimit, RegimenDefinition, RegimenId,
     RegimenPhase, RenalPolicy,
@@ -58,7 +60,11 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn invalid(file: &Path, field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(
+        file: &Path,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         ConfigError::Invalid {
             file: file.to_path_buf(),
             field: field.into(),
@@ -129,7 +135,12 @@ mod tests {
     #[test]
     fn a_bad_field_names_file_and_field() {
         let dir = tempfile::tempdir().unwrap();
-        for f in ["services.toml", "value-sets.toml", "medications.toml", "thresholds.toml"] {
+        for f in [
+            "services.toml",
+            "value-sets.toml",
+            "medications.toml",
+            "thresholds.toml",
+        ] {
             std::fs::copy(Config::default_dir().join(f), dir.path().join(f)).unwrap();
         }
         let text = std::fs::read_to_string(dir.path().join("thresholds.toml")).unwrap();

@@ -55,16 +55,33 @@ pub(super) fn load(file: &Path) -> Result<Vec<ServiceDefinition>, ConfigError> {
         let hook = Hook::parse(&s.hook).ok_or_else(|| {
             ConfigError::invalid(file, at("hook"), format!("unsupported hook `{}`", s.hook))
         })?;
-        if s.id.is_empty() || !s.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(ConfigError::invalid(file, at("id"), "must be non-empty, letters, digits, '-' or '_'"));
+        if s.id.is_empty()
+            || !s
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ConfigError::invalid(
+                file,
+                at("id"),
+                "must be non-empty, letters, digits, '-' or '_'",
+            ));
         }
         for key in PREFETCH_KEYS {
             if !s.prefetch.contains_key(key) {
-                return Err(ConfigError::invalid(file, at("prefetch"), format!("missing prefetch key `{key}`")));
+                return Err(ConfigError::invalid(
+                    file,
+                    at("prefetch"),
+                    format!("missing prefetch key `{key}`"),
+                ));
             }
         }
         if out.iter().any(|o: &ServiceDefinition| o.id == s.id) {
-            return Err(ConfigError::invalid(file, at("id"), format!("duplicate service id `{}`", s.id)));
+            return Err(ConfigError::invalid(
+                file,
+                at("id"),
+                format!("duplicate service id `{}`", s.id),
+            ));
         }
         out.push(ServiceDefinition {
             id: s.id,

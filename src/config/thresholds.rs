@@ -100,27 +100,63 @@ pub struct FollowUp {
 pub(super) fn load(file: &Path) -> Result<Thresholds, ConfigError> {
     let t: Thresholds = read_toml(file)?;
     let positive = [
-        ("extension.thrombus-length-cm", t.extension.thrombus_length_cm),
-        ("extension.thrombus-diameter-mm", t.extension.thrombus_diameter_mm),
-        ("extension.near-proximal-distance-cm", t.extension.near_proximal_distance_cm),
-        ("extension.d-dimer-feu-cutoff-ng-ml", t.extension.d_dimer_feu_cutoff_ng_ml),
-        ("extension.d-dimer-ddu-cutoff-ng-ml", t.extension.d_dimer_ddu_cutoff_ng_ml),
-        ("bleeding.platelets-below-10e9-l", t.bleeding.platelets_below_10e9_l),
-        ("bleeding.hemoglobin-below-g-dl", t.bleeding.hemoglobin_below_g_dl),
-        ("bleeding.renal-failure-below-ml-min", t.bleeding.renal_failure_below_ml_min),
+        (
+            "extension.thrombus-length-cm",
+            t.extension.thrombus_length_cm,
+        ),
+        (
+            "extension.thrombus-diameter-mm",
+            t.extension.thrombus_diameter_mm,
+        ),
+        (
+            "extension.near-proximal-distance-cm",
+            t.extension.near_proximal_distance_cm,
+        ),
+        (
+            "extension.d-dimer-feu-cutoff-ng-ml",
+            t.extension.d_dimer_feu_cutoff_ng_ml,
+        ),
+        (
+            "extension.d-dimer-ddu-cutoff-ng-ml",
+            t.extension.d_dimer_ddu_cutoff_ng_ml,
+        ),
+        (
+            "bleeding.platelets-below-10e9-l",
+            t.bleeding.platelets_below_10e9_l,
+        ),
+        (
+            "bleeding.hemoglobin-below-g-dl",
+            t.bleeding.hemoglobin_below_g_dl,
+        ),
+        (
+            "bleeding.renal-failure-below-ml-min",
+            t.bleeding.renal_failure_below_ml_min,
+        ),
         ("renal.impairment-below", t.renal.impairment_below),
         ("renal.severe-below", t.renal.severe_below),
     ];
     for (field, v) in positive {
         if !(v.is_finite() && v > 0.0) {
-            return Err(ConfigError::invalid(file, field, "must be a positive number"));
+            return Err(ConfigError::invalid(
+                file,
+                field,
+                "must be a positive number",
+            ));
         }
     }
     if t.renal.severe_below >= t.renal.impairment_below {
-        return Err(ConfigError::invalid(file, "renal.severe-below", "must be below renal.impairment-below"));
+        return Err(ConfigError::invalid(
+            file,
+            "renal.severe-below",
+            "must be below renal.impairment-below",
+        ));
     }
     if t.bleeding.age_high_over <= t.bleeding.age_over {
-        return Err(ConfigError::invalid(file, "bleeding.age-high-over", "must be above bleeding.age-over"));
+        return Err(ConfigError::invalid(
+            file,
+            "bleeding.age-high-over",
+            "must be above bleeding.age-over",
+        ));
     }
     let w = &t.windows;
     for (field, v) in [
@@ -142,11 +178,19 @@ pub(super) fn load(file: &Path) -> Result<Thresholds, ConfigError> {
         ("follow-up.second-scan-days", t.follow_up.second_scan_days),
     ] {
         if !(0..=36500).contains(&v) {
-            return Err(ConfigError::invalid(file, field, "must be between 0 and 36500"));
+            return Err(ConfigError::invalid(
+                file,
+                field,
+                "must be between 0 and 36500",
+            ));
         }
     }
     if t.ruleset_version.is_empty() {
-        return Err(ConfigError::invalid(file, "ruleset-version", "must not be empty"));
+        return Err(ConfigError::invalid(
+            file,
+            "ruleset-version",
+            "must not be empty",
+        ));
     }
     Ok(t)
 }

@@ -8,7 +8,7 @@
 
 mod extract;
 
-pub use extract::{extract, ExtractInput};
+pub use extract::{ExtractInput, extract};
 
 use time::{Date, Month, OffsetDateTime};
 
