@@ -17,7 +17,12 @@ fn fixture_requests(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
-            fixture_requests(&path, out);
+            if !path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('_'))
+            {
+                fixture_requests(&path, out);
+            }
         } else if path.to_string_lossy().ends_with(".request.json") {
             out.push(path);
         }
