@@ -74,6 +74,7 @@ async fn hook(
     let span = tracing::Span::current();
     let shared = state.clone();
     let outcome = web::block(move || {
+        let _entered = span.enter();
         let body = body::parse_json(&bytes)?;
         span.record("hook", hooks::loggable_hook(&body));
         if let Some(instance) = hooks::loggable_hook_instance(&body) {
