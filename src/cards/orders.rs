@@ -51,6 +51,15 @@ fn capitalize(s: &str) -> String {
     }
 }
 
+/// "Apixaban 10 mg…" → "apixaban 10 mg…" inside a sentence.
+pub fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 /// "3 months" for 90 days (the rule book's wording), else "N days".
 pub fn months_phrase(days: i64) -> String {
     if days > 0 && days % 30 == 0 {

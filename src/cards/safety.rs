@@ -203,7 +203,7 @@ fn detail(f: &SafetyFinding, ings: &[Ingredient], a: &Assessment, ctx: &CardCont
             d,
             "\nSuggested: remove the {} draft and draft {} instead.",
             names(ings),
-            orders::regimen_label(with, rules)
+            orders::lower_first(&orders::regimen_label(with, rules))
         ),
         SafetyFix::ExtendDuration { days, .. } => writeln!(
             d,
@@ -260,7 +260,7 @@ fn replace_suggestion(
     let reason = replacement_reason(delete, a, ctx);
     actions.push(Action {
         kind: ActionType::Create,
-        description: format!("Draft {label}"),
+        description: format!("Draft {}", orders::lower_first(&label)),
         resource: Some(orders::regimen_request(
             with,
             &reason,
@@ -270,7 +270,11 @@ fn replace_suggestion(
         resource_id: None,
     });
     Suggestion {
-        label: format!("Replace the {} draft with {label}", names(ings)),
+        label: format!(
+            "Replace the {} draft with {}",
+            names(ings),
+            orders::lower_first(&label)
+        ),
         uuid: new_uuid(),
         is_recommended: Some(true),
         actions,

@@ -452,7 +452,7 @@ pub fn detail(s: &Stratification, a: &Assessment, rules: &Rules) -> String {
     let label = ix.label.as_deref().filter(|l| !l.trim().is_empty()).map(md);
     let _ = writeln!(
         d,
-        "Index DVT: {}, {}, dated {}.",
+        "- Index DVT: {}, {}, dated {}.",
         label.unwrap_or_else(|| "isolated distal DVT".into()),
         legs_words(ix.legs),
         day_str(ix.date)
@@ -461,15 +461,15 @@ pub fn detail(s: &Stratification, a: &Assessment, rules: &Rules) -> String {
     let _ = match ix.muscular_only {
         Some(true) => writeln!(
             d,
-            "Veins: muscular calf veins only (gastrocnemius/soleal): {}.",
+            "- Veins: muscular calf veins only (gastrocnemius/soleal): {}.",
             veins.join(", ")
         ),
         Some(false) => writeln!(
             d,
-            "Veins: axial calf vein involved (tibial/peroneal): {}.",
+            "- Veins: axial calf vein involved (tibial/peroneal): {}.",
             veins.join(", ")
         ),
-        None => writeln!(d, "Veins: no calf vein named in the record."),
+        None => writeln!(d, "- Veins: no calf vein named in the record."),
     };
 
     // §2 extension risk factors.
@@ -595,7 +595,7 @@ pub fn detail(s: &Stratification, a: &Assessment, rules: &Rules) -> String {
         } => {
             writeln!(d, "- Age: at least {years} years (partial birth date)")
         }
-        AgeFact::Unknown => writeln!(d, "- Age: unknown (no birth date)"),
+        AgeFact::Unknown => writeln!(d, "- {}", unknown_sentence(MissingData::Age, rules)),
     };
     let _ = match &s.renal {
         RenalFunction::Measured {
@@ -609,12 +609,16 @@ pub fn detail(s: &Stratification, a: &Assessment, rules: &Rules) -> String {
                 }
                 RenalSource::Egfr => "eGFR (no creatinine clearance recorded)",
             };
+            let unit = match source {
+                RenalSource::CreatinineClearance => "mL/min",
+                RenalSource::Egfr => "mL/min/1.73 m²",
+            };
             let when = when
                 .map(|w| format!(", {}", day_str(w)))
                 .unwrap_or_default();
             writeln!(
                 d,
-                "- Renal function: {} mL/min from {src}{when}",
+                "- Renal function: {} {unit} from {src}{when}",
                 fmt_num(*ml_min)
             )
         }
@@ -624,11 +628,13 @@ pub fn detail(s: &Stratification, a: &Assessment, rules: &Rules) -> String {
             evidence_text(std::slice::from_ref(ev)),
             fmt_num(t.renal.severe_below)
         ),
-        RenalFunction::Unknown => writeln!(
-            d,
-            "- Renal function: not measured in the last {} days",
-            t.windows.renal_days
-        ),
+        RenalFunction::Unknown => {
+            writeln!(
+                d,
+                "- {}",
+                unknown_sentence(MissingData::RenalFunction, rules)
+            )
+        }
     };
     let _ = match s.weight {
         Some((kg, when)) => writeln!(
@@ -638,15 +644,18 @@ pub fn detail(s: &Stratification, a: &Assessment, rules: &Rules) -> String {
             when.map(|w| format!(" ({})", day_str(w)))
                 .unwrap_or_default()
         ),
-        None => writeln!(
-            d,
-            "- Body weight: not recorded in the last {} days",
-            t.windows.weight_days
-        ),
+        None => writeln!(d, "- {}", unknown_sentence(MissingData::BodyWeight, rules)),
     };
     let other_missing: Vec<String> = s
         .missing_data
         .iter()
+        // Age, renal function and weight have their own lines above.
+        .filter(|m| {
+            !matches!(
+                m,
+                MissingData::Age | MissingData::RenalFunction | MissingData::BodyWeight
+            )
+        })
         .filter(|m| {
             !s.factors
                 .iter()
@@ -688,7 +697,12 @@ pub fn detail(s: &Stratification, a: &Assessment, rules: &Rules) -> String {
     if !s.regimens.is_empty() {
         d.push_str("\n### Regimens\n");
         for r in &s.regimens {
-            let rec = if r.recommended { " (recommended)" } else { "" };
+            // Individualize marks no option recommended (§4).
+            let rec = if r.recommended && s.recommendation == Recommendation::Anticoagulate {
+                " — **recommended**"
+            } else {
+                ""
+            };
             let _ = writeln!(d, "- {}{rec}", orders::regimen_label(r, rules));
         }
     }
@@ -815,7 +829,7 @@ pub(super) fn regimen_suggestion(
         is_recommended: Some(recommended),
         actions: vec![Action {
             kind: ActionType::Create,
-            description: format!("Draft {label}"),
+            description: format!("Draft {}", orders::lower_first(&label)),
             resource: Some(orders::regimen_request(
                 r,
                 &reason,

@@ -673,7 +673,7 @@ fn serial_imaging_card() {
         "Withholding anticoagulation without follow-up imaging is unsafe",
         "D-dimer not measured: a positive D-dimer would favour anticoagulation",
         "at least low",
-        "Age: unknown",
+        "Age unknown (no birth date)",
         "No body weight",
         "\\<b\\>timeout\\</b\\>",
         "no calf vein named",
