@@ -669,7 +669,8 @@ fn serial_imaging_card() {
     let detail = card["detail"].as_str().unwrap();
     for want in [
         "Anticoagulate at once if the thrombus extends.",
-        "a limited compression protocol that skips the calf is inadequate",
+        "Complete duplex from the inguinal ligament to the ankle, including the calf veins \
+         (a limited compression protocol that skips the calf is inadequate).",
         "Withholding anticoagulation without follow-up imaging is unsafe",
         "D-dimer not measured: a positive D-dimer would favour anticoagulation",
         "at least low",
@@ -1109,4 +1110,18 @@ fn stratification_and_safety_cards_together() {
     assert_eq!(typed.cards[0].kind(), "stratification");
     assert_eq!(typed.cards[0].recommendation(), Some("anticoagulate"));
     assert_eq!(typed.cards[1].recommendation(), None);
+}
+
+#[test]
+fn every_render_gets_fresh_uuids() {
+    let a = assessment(Some(serial_imaging()), vec![]);
+    let one = render_with(&a, &drafts());
+    let two = render_with(&a, &drafts());
+    assert_ne!(one["cards"][0]["uuid"], two["cards"][0]["uuid"]);
+    assert_ne!(
+        one["cards"][0]["suggestions"][0]["uuid"],
+        two["cards"][0]["suggestions"][0]["uuid"]
+    );
+    let v = uuid::Uuid::parse_str(one["cards"][0]["uuid"].as_str().unwrap()).unwrap();
+    assert_eq!(v.get_version_num(), 4);
 }
