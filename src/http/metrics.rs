@@ -1,14 +1,13 @@
 //! Prometheus metrics (`GET /metrics`), one registry per application.
 //!
 //! Labels are bounded and never carry patient data: route patterns (not paths), known service
-//! ids (`unknown` otherwise), status codes, and the codes of the cards' `extension["dvt-cds"]`.
+//! ids (`unknown` otherwise), status codes, and the (static) codes of the cards'
+//! `extension["dvt-cds"]`.
 
+use crate::pipeline::HookOutcome;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
-use serde_json::Value;
-
-use crate::pipeline::HookOutcome;
 
 /// Label value for requests outside the service routes.
 pub const NO_SERVICE: &str = "none";
@@ -41,22 +40,6 @@ fn counter(
     let c = IntCounterVec::new(Opts::new(name, help), labels)?;
     registry.register(Box::new(c.clone()))?;
     Ok(c)
-}
-
-/// A label value taken from our own output: short lowercase codes only.
-fn code_label(v: Option<&Value>) -> &str {
-    match v.and_then(Value::as_str) {
-        Some(s)
-            if !s.is_empty()
-                && s.len() <= 64
-                && s.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
-        {
-            s
-        }
-        Some(_) => "other",
-        None => "",
-    }
 }
 
 impl Metrics {
@@ -127,17 +110,10 @@ impl Metrics {
     /// Count what a successful hook call returned.
     pub fn observe_outcome(&self, service: &str, outcome: &HookOutcome) {
         for card in &outcome.response.cards {
-            let ext = card.get("extension").and_then(|e| e.get("dvt-cds"));
-            let kind = code_label(ext.and_then(|e| e.get("kind")));
-            let recommendation = code_label(ext.and_then(|e| e.get("recommendation")));
-            let check = code_label(ext.and_then(|e| e.get("check")));
+            let recommendation = card.recommendation().unwrap_or_default();
+            let check = card.extension.dvt_cds.check.unwrap_or_default();
             self.cards
-                .with_label_values(&[
-                    service,
-                    if kind.is_empty() { "unknown" } else { kind },
-                    recommendation,
-                    check,
-                ])
+                .with_label_values(&[service, card.kind(), recommendation, check])
                 .inc();
         }
         self.skipped_prefetch_entries
