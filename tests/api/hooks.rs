@@ -271,3 +271,11 @@ async fn fhir_json_and_a_charset_parameter_are_accepted() {
         assert_error(response, 400, "schema-violation").await;
     }
 }
+
+#[tokio::test]
+async fn a_large_body_over_the_limit_gets_a_readable_413() {
+    let app = spawn_app_with(|s| s.max_body_bytes = 1024 * 1024).await;
+    let body = format!("{{\"pad\": \"{}\"}}", "x".repeat(6 * 1024 * 1024));
+    let response = app.post_raw(SELECT, "application/json", body).await;
+    assert_error(response, 413, "payload-too-large").await;
+}
