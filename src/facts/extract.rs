@@ -2,9 +2,11 @@
 //!
 //! Each resource is read by its own `resourceType` (the prefetch key only names the source
 //! of an unreadable one). A resource that does not deserialize becomes an
-//! `UnreadableResource`; unknown resource types are ignored. Nothing here panics on input
+//! `UnreadableResource` (so does one whose choice element fhir-sdk silently dropped, see
+//! `choices`); unknown resource types are ignored. Nothing here panics on input
 //! or logs resource contents.
 
+mod choices;
 mod common;
 mod drafts;
 mod medication;
@@ -74,13 +76,16 @@ fn read_record(source: DataSource, raw: &Value, rules: &Rules, facts: &mut Patie
         }),
         "Condition" => Condition::deserialize(raw)
             .ok()
+            .filter(|c| !choices::condition(raw, c))
             .map(|c| facts.conditions.push(record::condition(&c))),
         // An Observation of no kind the rules read is dropped, not unreadable.
         "Observation" => Observation::deserialize(raw)
             .ok()
+            .filter(|o| !choices::observation(raw, o))
             .map(|o| facts.observations.extend(observation::read(&o, rules))),
         "MedicationRequest" => MedicationRequest::deserialize(raw)
             .ok()
+            .filter(|m| !choices::medication_request(raw, m))
             .and_then(|mr| medication::read(&mr, rules))
             .map(|m| facts.medications.push(m)),
         "Encounter" => Encounter::deserialize(raw)
@@ -88,9 +93,11 @@ fn read_record(source: DataSource, raw: &Value, rules: &Rules, facts: &mut Patie
             .map(|e| facts.encounters.push(record::encounter(&e))),
         "Procedure" => Procedure::deserialize(raw)
             .ok()
+            .filter(|p| !choices::procedure(raw, p))
             .map(|p| facts.procedures.push(record::procedure(&p))),
         "ServiceRequest" => ServiceRequest::deserialize(raw)
             .ok()
+            .filter(|s| !choices::service_request(raw, s))
             .map(|s| facts.service_requests.push(record::service_request(&s))),
         // Basic, Flag, anything else: not read by the rules.
         _ => return,

@@ -13,7 +13,7 @@ use fhir_sdk::r4b::resources::{MedicationRequest, ServiceRequest};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{medication, record, unreadable};
+use super::{choices, medication, record, unreadable};
 use crate::config::Rules;
 use crate::facts::{
     DataSource, DraftOrder, DraftOrderKind, MedicationOrderFact, ServiceRequestFact, UnreadableResource,
@@ -117,9 +117,10 @@ fn reduced(resource: &Map<String, Value>, keep: &[&str]) -> Map<String, Value> {
 }
 
 fn medication_draft(raw: &Value, rules: &Rules) -> Option<MedicationOrderFact> {
-    let parsed = match MedicationRequest::deserialize(raw) {
-        Ok(mr) => mr,
-        Err(_) => {
+    let full = MedicationRequest::deserialize(raw).ok();
+    let parsed = match full.filter(|mr| !choices::medication_request(raw, mr)) {
+        Some(mr) => mr,
+        None => {
             let resource = raw.as_object()?;
             let mut copy = reduced(resource, MEDICATION_ELEMENTS);
             // A contained Medication may carry the code a `#id` reference points to.
@@ -134,18 +135,24 @@ fn medication_draft(raw: &Value, rules: &Rules) -> Option<MedicationOrderFact> {
             if !copy.contains_key("medicationCodeableConcept") && !copy.contains_key("medicationReference") {
                 copy.insert("medicationCodeableConcept".to_owned(), json!({}));
             }
-            MedicationRequest::deserialize(&Value::Object(copy)).ok()?
+            let copy = Value::Object(copy);
+            MedicationRequest::deserialize(&copy)
+                .ok()
+                .filter(|mr| !choices::medication_request(&copy, mr))?
         }
     };
     medication::read(&parsed, rules)
 }
 
 fn service_draft(raw: &Value) -> Option<ServiceRequestFact> {
-    let parsed = match ServiceRequest::deserialize(raw) {
-        Ok(sr) => sr,
-        Err(_) => {
-            let copy = reduced(raw.as_object()?, SERVICE_ELEMENTS);
-            ServiceRequest::deserialize(&Value::Object(copy)).ok()?
+    let full = ServiceRequest::deserialize(raw).ok();
+    let parsed = match full.filter(|sr| !choices::service_request(raw, sr)) {
+        Some(sr) => sr,
+        None => {
+            let copy = Value::Object(reduced(raw.as_object()?, SERVICE_ELEMENTS));
+            ServiceRequest::deserialize(&copy)
+                .ok()
+                .filter(|sr| !choices::service_request(&copy, sr))?
         }
     };
     Some(record::service_request(&parsed))
