@@ -12,11 +12,13 @@ mod drafts;
 mod medication;
 mod observation;
 mod record;
-mod units;
 #[cfg(test)]
 mod tests;
+mod units;
 
-use fhir_sdk::r4b::resources::{Condition, Encounter, MedicationRequest, Observation, Patient, Procedure, ServiceRequest};
+use fhir_sdk::r4b::resources::{
+    Condition, Encounter, MedicationRequest, Observation, Patient, Procedure, ServiceRequest,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -44,7 +46,12 @@ pub fn extract(input: &ExtractInput<'_>, rules: &Rules) -> PatientFacts {
     for (source, raw) in &input.prefetched.resources {
         read_record(*source, raw, rules, &mut facts);
     }
-    facts.draft_orders = drafts::read(input.draft_orders, input.selections, rules, &mut facts.unreadable);
+    facts.draft_orders = drafts::read(
+        input.draft_orders,
+        input.selections,
+        rules,
+        &mut facts.unreadable,
+    );
     facts
 }
 
@@ -109,6 +116,8 @@ fn read_record(source: DataSource, raw: &Value, rules: &Rules, facts: &mut Patie
         } else {
             None
         };
-        facts.unreadable.push(unreadable(resource_type, source, kind));
+        facts
+            .unreadable
+            .push(unreadable(resource_type, source, kind));
     }
 }

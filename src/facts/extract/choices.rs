@@ -6,7 +6,9 @@
 //! unreadable, not value-less, so a choice element present in the JSON but absent after
 //! parsing makes the whole resource unreadable.
 
-use fhir_sdk::r4b::resources::{Condition, MedicationRequest, Observation, Procedure, ServiceRequest};
+use fhir_sdk::r4b::resources::{
+    Condition, MedicationRequest, Observation, Procedure, ServiceRequest,
+};
 use serde_json::Value;
 
 /// Whether `raw` has a member `prefix[x]` (`valueQuantity`, `onsetPeriod`, …).
@@ -44,17 +46,20 @@ pub(super) fn medication_request(raw: &Value, m: &MedicationRequest) -> bool {
     let Some(raw_dosages) = raw.get("dosageInstruction").and_then(Value::as_array) else {
         return false;
     };
-    raw_dosages.iter().zip(&m.dosage_instruction).any(|(raw_d, d)| {
-        let Some(d) = d else { return false };
-        let repeat = d.timing.as_ref().and_then(|t| t.repeat.as_ref());
-        let bounds_lost = !repeat.is_some_and(|r| r.bounds.is_some())
-            && has_choice(raw_d.pointer("/timing/repeat"), "bounds");
-        let raw_rates = raw_d.get("doseAndRate").and_then(Value::as_array);
-        let dose_lost = raw_rates.is_some_and(|rates| {
-            rates.iter().zip(&d.dose_and_rate).any(|(raw_r, r)| {
-                r.as_ref().is_some_and(|r| r.dose.is_none()) && has_choice(Some(raw_r), "dose")
-            })
-        });
-        bounds_lost || dose_lost
-    })
+    raw_dosages
+        .iter()
+        .zip(&m.dosage_instruction)
+        .any(|(raw_d, d)| {
+            let Some(d) = d else { return false };
+            let repeat = d.timing.as_ref().and_then(|t| t.repeat.as_ref());
+            let bounds_lost = repeat.is_none_or(|r| r.bounds.is_none())
+                && has_choice(raw_d.pointer("/timing/repeat"), "bounds");
+            let raw_rates = raw_d.get("doseAndRate").and_then(Value::as_array);
+            let dose_lost = raw_rates.is_some_and(|rates| {
+                rates.iter().zip(&d.dose_and_rate).any(|(raw_r, r)| {
+                    r.as_ref().is_some_and(|r| r.dose.is_none()) && has_choice(Some(raw_r), "dose")
+                })
+            });
+            bounds_lost || dose_lost
+        })
 }

@@ -8,8 +8,16 @@ use crate::facts::{Code, FhirTime};
 
 /// A coding with both a system and a code (one without either cannot match a value set).
 pub(super) fn code_of(coding: &Coding) -> Option<Code> {
-    let system = coding.system.as_deref().map(str::trim).filter(|s| !s.is_empty())?;
-    let code = coding.code.as_deref().map(str::trim).filter(|c| !c.is_empty())?;
+    let system = coding
+        .system
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())?;
+    let code = coding
+        .code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())?;
     Some(Code {
         system: system.to_owned(),
         code: code.to_owned(),
@@ -22,12 +30,23 @@ pub(super) fn codings(concept: &CodeableConcept) -> impl Iterator<Item = &Coding
 }
 
 pub(super) fn codes(concept: Option<&CodeableConcept>) -> Vec<Code> {
-    concept.into_iter().flat_map(codings).filter_map(code_of).collect()
+    concept
+        .into_iter()
+        .flat_map(codings)
+        .filter_map(code_of)
+        .collect()
 }
 
 /// Every coding of every concept (`bodySite`, `reasonCode`, …).
-pub(super) fn codes_of_all<'a>(concepts: impl IntoIterator<Item = &'a Option<CodeableConcept>>) -> Vec<Code> {
-    concepts.into_iter().flatten().flat_map(codings).filter_map(code_of).collect()
+pub(super) fn codes_of_all<'a>(
+    concepts: impl IntoIterator<Item = &'a Option<CodeableConcept>>,
+) -> Vec<Code> {
+    concepts
+        .into_iter()
+        .flatten()
+        .flat_map(codings)
+        .filter_map(code_of)
+        .collect()
 }
 
 /// `text`, else the first coding's display: what the card shows.
@@ -66,7 +85,11 @@ pub(super) fn date_end(date: &FhirDate) -> Option<OffsetDateTime> {
     let next = match date {
         FhirDate::Year(y) => Date::from_calendar_date(y.checked_add(1)?, Month::January, 1).ok()?,
         FhirDate::YearMonth(y, m) => {
-            let year = if *m == Month::December { y.checked_add(1)? } else { *y };
+            let year = if *m == Month::December {
+                y.checked_add(1)?
+            } else {
+                *y
+            };
             Date::from_calendar_date(year, m.next(), 1).ok()?
         }
         FhirDate::Date(d) => d.next_day()?,
@@ -128,8 +151,14 @@ mod tests {
         let t = fhir_time(&dt("2024-03-05")).unwrap();
         assert_eq!(t.instant, datetime!(2024-03-05 00:00 UTC));
         assert!(!t.precise);
-        assert_eq!(fhir_time(&dt("2024-03")).unwrap().instant, datetime!(2024-03-01 00:00 UTC));
-        assert_eq!(fhir_time(&dt("2024")).unwrap().instant, datetime!(2024-01-01 00:00 UTC));
+        assert_eq!(
+            fhir_time(&dt("2024-03")).unwrap().instant,
+            datetime!(2024-03-01 00:00 UTC)
+        );
+        assert_eq!(
+            fhir_time(&dt("2024")).unwrap().instant,
+            datetime!(2024-01-01 00:00 UTC)
+        );
     }
 
     #[test]
@@ -144,7 +173,10 @@ mod tests {
     fn period_days_counts_a_date_end_inclusively() {
         let p = Period::deserialize(&json!({"start": "2024-01-01", "end": "2024-01-07"})).unwrap();
         assert_eq!(period_days(&p), Some(7.0));
-        let p = Period::deserialize(&json!({"start": "2024-01-01T08:00:00Z", "end": "2024-01-08T08:00:00Z"})).unwrap();
+        let p = Period::deserialize(
+            &json!({"start": "2024-01-01T08:00:00Z", "end": "2024-01-08T08:00:00Z"}),
+        )
+        .unwrap();
         assert_eq!(period_days(&p), Some(7.0));
         let p = Period::deserialize(&json!({"start": "2024-02", "end": "2024-12"})).unwrap();
         assert_eq!(period_days(&p), Some(335.0));

@@ -16,7 +16,8 @@ use serde_json::{Map, Value, json};
 use super::{choices, medication, record, unreadable};
 use crate::config::Rules;
 use crate::facts::{
-    DataSource, DraftOrder, DraftOrderKind, MedicationOrderFact, ServiceRequestFact, UnreadableResource,
+    DataSource, DraftOrder, DraftOrderKind, MedicationOrderFact, ServiceRequestFact,
+    UnreadableResource,
 };
 
 const MEDICATION_ELEMENTS: &[&str] = &[
@@ -56,14 +57,26 @@ pub(super) fn read(
     };
     let mut drafts = Vec::new();
     for (index, entry) in entries.iter().enumerate() {
-        let Some((raw, resource)) = entry.get("resource").and_then(|r| Some((r, r.as_object()?))) else {
+        let Some((raw, resource)) = entry
+            .get("resource")
+            .and_then(|r| Some((r, r.as_object()?)))
+        else {
             continue;
         };
         let Some(resource_type) = resource.get("resourceType").and_then(Value::as_str) else {
             continue;
         };
-        let id = resource.get("id").and_then(Value::as_str).filter(|id| !id.is_empty());
-        let reference = match (id, entry.get("fullUrl").and_then(Value::as_str).filter(|u| !u.is_empty())) {
+        let id = resource
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty());
+        let reference = match (
+            id,
+            entry
+                .get("fullUrl")
+                .and_then(Value::as_str)
+                .filter(|u| !u.is_empty()),
+        ) {
             (Some(id), _) => format!("{resource_type}/{id}"),
             (None, Some(full_url)) => full_url.to_owned(),
             (None, None) => format!("{resource_type}/#{index}"),
@@ -84,7 +97,11 @@ pub(super) fn read(
             "ServiceRequest" => match service_draft(raw) {
                 Some(fact) => DraftOrderKind::Service(fact),
                 None => {
-                    unreadable_out.push(unreadable(resource_type, DataSource::ServiceRequests, None));
+                    unreadable_out.push(unreadable(
+                        resource_type,
+                        DataSource::ServiceRequests,
+                        None,
+                    ));
                     DraftOrderKind::Other
                 }
             },
@@ -132,7 +149,9 @@ fn medication_draft(raw: &Value, rules: &Rules) -> Option<MedicationOrderFact> {
                     .collect();
                 copy.insert("contained".to_owned(), Value::Array(meds));
             }
-            if !copy.contains_key("medicationCodeableConcept") && !copy.contains_key("medicationReference") {
+            if !copy.contains_key("medicationCodeableConcept")
+                && !copy.contains_key("medicationReference")
+            {
                 copy.insert("medicationCodeableConcept".to_owned(), json!({}));
             }
             let copy = Value::Object(copy);

@@ -3,14 +3,18 @@
 use std::collections::BTreeMap;
 
 use fhir_sdk::r4b::resources::{MedicationRequest, MedicationRequestMedication, Resource};
-use fhir_sdk::r4b::types::{CodeableConcept, Dosage, TimingRepeatBounds};
 use fhir_sdk::r4b::types::DosageDoseAndRateDose;
+use fhir_sdk::r4b::types::{CodeableConcept, Dosage, TimingRepeatBounds};
 
-use super::common::{codes, codes_of_all, codings, fhir_time, label, non_empty, period_days, references};
+use super::common::{
+    codes, codes_of_all, codings, fhir_time, label, non_empty, period_days, references,
+};
 use super::units::{days_per, duration_days};
 use crate::config::medications::RXNORM;
 use crate::config::{Ingredient, Rules};
-use crate::facts::{Dose, DoseUnit, MedicationIntent, MedicationOrderFact, MedicationStatus, Route};
+use crate::facts::{
+    Dose, DoseUnit, MedicationIntent, MedicationOrderFact, MedicationStatus, Route,
+};
 
 const SNOMED: &str = "http://snomed.info/sct";
 const GTS_ABBREVIATION: &str = "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation";
@@ -47,15 +51,21 @@ pub(super) fn intent(code: &str) -> Option<MedicationIntent> {
 pub(super) fn read(mr: &MedicationRequest, rules: &Rules) -> Option<MedicationOrderFact> {
     let intent = intent(&mr.intent)?;
     // The medication: a code, or a contained Medication (`#id`), or only a reference's display.
-    let (concept, reference_display): (Option<&CodeableConcept>, Option<&str>) = match &mr.medication {
+    let (concept, reference_display): (Option<&CodeableConcept>, Option<&str>) = match &mr
+        .medication
+    {
         MedicationRequestMedication::CodeableConcept(cc) => (Some(cc), None),
         MedicationRequestMedication::Reference(r) => {
-            let contained = r.reference.as_deref().and_then(|r| r.strip_prefix('#')).and_then(|id| {
-                mr.contained.iter().find_map(|res| match res {
-                    Resource::Medication(m) if m.id.as_deref() == Some(id) => m.code.as_ref(),
-                    _ => None,
-                })
-            });
+            let contained = r
+                .reference
+                .as_deref()
+                .and_then(|r| r.strip_prefix('#'))
+                .and_then(|id| {
+                    mr.contained.iter().find_map(|res| match res {
+                        Resource::Medication(m) if m.id.as_deref() == Some(id) => m.code.as_ref(),
+                        _ => None,
+                    })
+                });
             (contained, non_empty(r.display.as_deref()))
         }
     };
@@ -79,7 +89,11 @@ pub(super) fn read(mr: &MedicationRequest, rules: &Rules) -> Option<MedicationOr
 }
 
 /// RxNorm codes (ingredient, SCD, SBD) first; else the name in a display or the text.
-fn ingredient(concept: Option<&CodeableConcept>, extra_text: Option<&str>, rules: &Rules) -> Option<Ingredient> {
+fn ingredient(
+    concept: Option<&CodeableConcept>,
+    extra_text: Option<&str>,
+    rules: &Rules,
+) -> Option<Ingredient> {
     let meds = &rules.medications;
     let by_code = concept.into_iter().flat_map(codings).find_map(|c| {
         (c.system.as_deref().map(str::trim) == Some(RXNORM))
@@ -88,8 +102,17 @@ fn ingredient(concept: Option<&CodeableConcept>, extra_text: Option<&str>, rules
             .and_then(|code| meds.by_rxnorm(code))
     });
     by_code
-        .or_else(|| concept.into_iter().flat_map(codings).find_map(|c| c.display.as_deref().and_then(|d| meds.by_name(d))))
-        .or_else(|| concept.and_then(|c| c.text.as_deref()).and_then(|t| meds.by_name(t)))
+        .or_else(|| {
+            concept
+                .into_iter()
+                .flat_map(codings)
+                .find_map(|c| c.display.as_deref().and_then(|d| meds.by_name(d)))
+        })
+        .or_else(|| {
+            concept
+                .and_then(|c| c.text.as_deref())
+                .and_then(|t| meds.by_name(t))
+        })
         .or_else(|| extra_text.and_then(|t| meds.by_name(t)))
 }
 
@@ -106,7 +129,14 @@ fn dose_unit(unit: &str) -> Option<DoseUnit> {
 
 /// The first `doseAndRate` of a dosage: `doseQuantity`, or the high end of `doseRange`.
 fn dose(dosage: &Dosage) -> Option<Dose> {
-    let q = match dosage.dose_and_rate.iter().flatten().next()?.dose.as_ref()? {
+    let q = match dosage
+        .dose_and_rate
+        .iter()
+        .flatten()
+        .next()?
+        .dose
+        .as_ref()?
+    {
         DosageDoseAndRateDose::Quantity(q) => q,
         DosageDoseAndRateDose::Range(r) => r.high.as_ref()?,
     };
@@ -143,7 +173,10 @@ fn abbreviation(code: &str) -> Option<f64> {
 fn frequency_phrase(text: &str) -> Option<f64> {
     let t = text.trim().to_lowercase();
     let t = t.as_str();
-    if let Some(n) = t.strip_prefix("every ").and_then(|r| r.strip_suffix(" hours")) {
+    if let Some(n) = t
+        .strip_prefix("every ")
+        .and_then(|r| r.strip_suffix(" hours"))
+    {
         let hours: u32 = n.trim().parse().ok()?;
         return (1..=168).contains(&hours).then(|| 24.0 / f64::from(hours));
     }
@@ -169,7 +202,11 @@ fn doses_per_day(dosage: &Dosage) -> Option<f64> {
         codings(code)
             .filter(|c| c.system.as_deref().is_none_or(|s| s == GTS_ABBREVIATION))
             .find_map(|c| c.code.as_deref().and_then(abbreviation))
-            .or_else(|| code.text.as_deref().and_then(|t| abbreviation(t).or_else(|| frequency_phrase(t))))
+            .or_else(|| {
+                code.text
+                    .as_deref()
+                    .and_then(|t| abbreviation(t).or_else(|| frequency_phrase(t)))
+            })
     })
 }
 
@@ -216,7 +253,9 @@ fn route(dosage: &Dosage) -> Option<Route> {
 /// (end − start), or the high end of `boundsRange`.
 fn bound_days(dosage: &Dosage) -> Option<f64> {
     match dosage.timing.as_ref()?.repeat.as_ref()?.bounds.as_ref()? {
-        TimingRepeatBounds::Duration(d) => duration_days(d.value, d.code.as_deref(), d.unit.as_deref()),
+        TimingRepeatBounds::Duration(d) => {
+            duration_days(d.value, d.code.as_deref(), d.unit.as_deref())
+        }
         TimingRepeatBounds::Period(p) => period_days(p),
         TimingRepeatBounds::Range(r) => {
             let high = r.high.as_ref()?;

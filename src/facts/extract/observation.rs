@@ -34,7 +34,10 @@ pub(super) enum Kind {
 }
 
 /// The first coding that maps to a lab or finding kind.
-fn kind_of<'a>(mut codings: impl Iterator<Item = (&'a str, &'a str)>, rules: &Rules) -> Option<Kind> {
+fn kind_of<'a>(
+    mut codings: impl Iterator<Item = (&'a str, &'a str)>,
+    rules: &Rules,
+) -> Option<Kind> {
     codings.find_map(|(system, code)| {
         rules
             .labs
@@ -48,9 +51,9 @@ fn kind_of<'a>(mut codings: impl Iterator<Item = (&'a str, &'a str)>, rules: &Ru
 pub(super) fn peek_kind(raw: &Json, rules: &Rules) -> Option<Kind> {
     let codings = raw.pointer("/code/coding").and_then(Json::as_array)?;
     kind_of(
-        codings.iter().filter_map(|c| {
-            Some((c.get("system")?.as_str()?, c.get("code")?.as_str()?))
-        }),
+        codings
+            .iter()
+            .filter_map(|c| Some((c.get("system")?.as_str()?, c.get("code")?.as_str()?))),
         rules,
     )
 }
@@ -119,12 +122,18 @@ fn lab_value(obs: &Observation, lab: LabKind, rules: &Rules) -> ObservationValue
     match lab {
         LabKind::DDimerFeu => ObservationValue::DDimer(d_dimer(obs, DDimerBasis::Feu, rules)),
         LabKind::DDimerDdu => ObservationValue::DDimer(d_dimer(obs, DDimerBasis::Ddu, rules)),
-        LabKind::DDimerUnknownBasis => ObservationValue::DDimer(d_dimer(obs, DDimerBasis::Unknown, rules)),
-        LabKind::DDimerQualitative => ObservationValue::DDimer(d_dimer(obs, DDimerBasis::Qualitative, rules)),
-        LabKind::Egfr => ObservationValue::Egfr(measured(obs, units::egfr, &renal_tests(rules))),
-        LabKind::CreatinineClearance => {
-            ObservationValue::CreatinineClearance(measured(obs, units::creatinine_clearance, &renal_tests(rules)))
+        LabKind::DDimerUnknownBasis => {
+            ObservationValue::DDimer(d_dimer(obs, DDimerBasis::Unknown, rules))
         }
+        LabKind::DDimerQualitative => {
+            ObservationValue::DDimer(d_dimer(obs, DDimerBasis::Qualitative, rules))
+        }
+        LabKind::Egfr => ObservationValue::Egfr(measured(obs, units::egfr, &renal_tests(rules))),
+        LabKind::CreatinineClearance => ObservationValue::CreatinineClearance(measured(
+            obs,
+            units::creatinine_clearance,
+            &renal_tests(rules),
+        )),
         LabKind::Platelets => ObservationValue::Platelets(measured(
             obs,
             units::platelets,
@@ -175,7 +184,8 @@ fn pregnancy(obs: &Observation, rules: &Rules) -> Measured<bool> {
         return Measured::Known(true);
     }
     let says_unknown = |c: &crate::facts::Code| {
-        NULL_FLAVOR_SYSTEMS.contains(&c.system.as_str()) || (c.system == SNOMED && c.code == SNOMED_UNKNOWN)
+        NULL_FLAVOR_SYSTEMS.contains(&c.system.as_str())
+            || (c.system == SNOMED && c.code == SNOMED_UNKNOWN)
     };
     if answers.is_empty() || answers.iter().any(says_unknown) {
         Measured::Unknown
@@ -186,7 +196,11 @@ fn pregnancy(obs: &Observation, rules: &Rules) -> Measured<bool> {
 
 /// "positive"/"detected" → true, "negative"/"not detected" → false (case-insensitive).
 fn result_word(text: &str) -> Option<bool> {
-    let t = text.trim().trim_end_matches(['.', '!']).trim().to_lowercase();
+    let t = text
+        .trim()
+        .trim_end_matches(['.', '!'])
+        .trim()
+        .to_lowercase();
     match t.as_str() {
         "positive" | "detected" => Some(true),
         "negative" | "not detected" => Some(false),
@@ -225,7 +239,11 @@ fn interpretation(obs: &Observation, qualitative_only: bool) -> Option<bool> {
         .iter()
         .flatten()
         .flat_map(codings)
-        .filter(|c| c.system.as_deref().is_some_and(|s| INTERPRETATION.contains(&s)))
+        .filter(|c| {
+            c.system
+                .as_deref()
+                .is_some_and(|s| INTERPRETATION.contains(&s))
+        })
         .find_map(|c| match (c.code.as_deref()?.trim(), qualitative_only) {
             ("POS" | "DET", _) | ("H" | "HH" | "A" | "AA", false) => Some(true),
             ("NEG" | "ND", _) | ("N" | "L", false) => Some(false),
@@ -249,7 +267,8 @@ fn comparator_symbol(q: &Quantity) -> &'static str {
 
 /// Same unit string, compared without case and spaces (for local, unconvertible units).
 fn same_unit(a: Option<&str>, b: Option<&str>) -> bool {
-    let squash = |s: Option<&str>| s.map(|s| s.split_whitespace().collect::<String>().to_lowercase());
+    let squash =
+        |s: Option<&str>| s.map(|s| s.split_whitespace().collect::<String>().to_lowercase());
     squash(a) == squash(b)
 }
 
@@ -257,8 +276,18 @@ fn d_dimer(obs: &Observation, basis: DDimerBasis, rules: &Rules) -> DDimerFact {
     let t = &rules.thresholds.extension;
     let q = quantity(obs);
     let value_unit = q.and_then(|q| units::unit_texts(q).into_iter().flatten().next());
-    let value_factor = q.and_then(|q| units::unit_texts(q).into_iter().flatten().find_map(units::d_dimer_ng_ml));
-    let high = obs.reference_range.iter().flatten().next().and_then(|r| r.high.as_ref());
+    let value_factor = q.and_then(|q| {
+        units::unit_texts(q)
+            .into_iter()
+            .flatten()
+            .find_map(units::d_dimer_ng_ml)
+    });
+    let high = obs
+        .reference_range
+        .iter()
+        .flatten()
+        .next()
+        .and_then(|r| r.high.as_ref());
     let high_units = high.map(units::unit_texts);
     // A range with no unit is read in the value's unit.
     let high_unitless = high_units.is_some_and(|u| u.iter().all(Option::is_none));
@@ -283,13 +312,24 @@ fn d_dimer(obs: &Observation, basis: DDimerBasis, rules: &Rules) -> DDimerFact {
         None => Measured::Unknown,
     });
     let exceeds_reference_same_unit = match (q, high) {
-        (Some(q), Some(h)) if value_factor.is_none() && (high_unitless || same_unit(value_unit, units::unit_texts(h).into_iter().flatten().next())) => {
+        (Some(q), Some(h))
+            if value_factor.is_none()
+                && (high_unitless
+                    || same_unit(
+                        value_unit,
+                        units::unit_texts(h).into_iter().flatten().next(),
+                    )) =>
+        {
             match (q.value, h.value, h.comparator) {
-                (Some(v), Some(hv), None) if v.is_finite() && hv.is_finite() => match q.comparator {
-                    None => Some(v > hv),
-                    Some(c) if units::bound_is_decisive(c, v, &[Test::Above(hv)]) => Some(v > hv),
-                    Some(_) => None,
-                },
+                (Some(v), Some(hv), None) if v.is_finite() && hv.is_finite() => {
+                    match q.comparator {
+                        None => Some(v > hv),
+                        Some(c) if units::bound_is_decisive(c, v, &[Test::Above(hv)]) => {
+                            Some(v > hv)
+                        }
+                        Some(_) => None,
+                    }
+                }
                 _ => None,
             }
         }
@@ -348,7 +388,9 @@ fn yes_no(obs: &Observation) -> Measured<bool> {
 
 /// `veins-involved`: `valueInteger`, or a unitless whole-number quantity.
 fn count(obs: &Observation, rules: &Rules) -> Measured<u32> {
-    let tests = [Test::AtLeast(f64::from(rules.thresholds.extension.multiple_veins_count))];
+    let tests = [Test::AtLeast(f64::from(
+        rules.thresholds.extension.multiple_veins_count,
+    ))];
     let n = match &obs.value {
         Some(Value::Integer(i)) => Measured::Known(f64::from(*i)),
         Some(Value::Quantity(q))
@@ -371,7 +413,11 @@ fn count(obs: &Observation, rules: &Rules) -> Measured<u32> {
     }
 }
 
-fn finding_value(obs: &Observation, kind: UltrasoundFindingKind, rules: &Rules) -> UltrasoundFinding {
+fn finding_value(
+    obs: &Observation,
+    kind: UltrasoundFindingKind,
+    rules: &Rules,
+) -> UltrasoundFinding {
     let t = &rules.thresholds.extension;
     match kind {
         UltrasoundFindingKind::ThrombusLength => UltrasoundFinding::ThrombusLength(measured(
@@ -384,17 +430,23 @@ fn finding_value(obs: &Observation, kind: UltrasoundFindingKind, rules: &Rules) 
             units::millimetres,
             &[Test::Above(t.thrombus_diameter_mm)],
         )),
-        UltrasoundFindingKind::DistanceToProximalVeins => UltrasoundFinding::DistanceToProximalVeins(measured(
-            obs,
-            units::centimetres,
-            &[Test::AtMost(t.near_proximal_distance_cm)],
-        )),
+        UltrasoundFindingKind::DistanceToProximalVeins => {
+            UltrasoundFinding::DistanceToProximalVeins(measured(
+                obs,
+                units::centimetres,
+                &[Test::AtMost(t.near_proximal_distance_cm)],
+            ))
+        }
         UltrasoundFindingKind::VeinsInvolved => UltrasoundFinding::VeinsInvolved(count(obs, rules)),
         UltrasoundFindingKind::VeinInvolved => UltrasoundFinding::VeinInvolved(match &obs.value {
             Some(Value::CodeableConcept(cc)) if !codes(Some(cc)).is_empty() => codes(Some(cc)),
             _ => codes(obs.body_site.as_ref()),
         }),
-        UltrasoundFindingKind::NearProximalVeins => UltrasoundFinding::NearProximalVeins(yes_no(obs)),
-        UltrasoundFindingKind::ExtendsToProximalVeins => UltrasoundFinding::ExtendsToProximalVeins(yes_no(obs)),
+        UltrasoundFindingKind::NearProximalVeins => {
+            UltrasoundFinding::NearProximalVeins(yes_no(obs))
+        }
+        UltrasoundFindingKind::ExtendsToProximalVeins => {
+            UltrasoundFinding::ExtendsToProximalVeins(yes_no(obs))
+        }
     }
 }

@@ -1,17 +1,19 @@
 //! Patient, Condition, Encounter, Procedure and ServiceRequest.
 
 use fhir_sdk::Date as FhirDate;
-use fhir_sdk::r4b::codes::{EncounterStatus as FhirEncounterStatus, EventStatus, RequestStatus as FhirRequestStatus};
+use fhir_sdk::r4b::codes::{
+    EncounterStatus as FhirEncounterStatus, EventStatus, RequestStatus as FhirRequestStatus,
+};
 use fhir_sdk::r4b::resources::{
-    Condition, ConditionAbatement, ConditionOnset, Encounter, Patient, Procedure, ProcedurePerformed,
-    ServiceRequest, ServiceRequestOccurrence,
+    Condition, ConditionAbatement, ConditionOnset, Encounter, Patient, Procedure,
+    ProcedurePerformed, ServiceRequest, ServiceRequestOccurrence,
 };
 use fhir_sdk::r4b::types::CodeableConcept;
 
 use super::common::{codes, codes_of_all, codings, fhir_time, label, period_end, period_start};
 use crate::facts::{
-    BirthDate, ClinicalStatus, ConditionFact, EncounterFact, EncounterStatus, PatientFact, ProcedureFact,
-    ProcedureStatus, RequestStatus, ServiceRequestFact, VerificationStatus,
+    BirthDate, ClinicalStatus, ConditionFact, EncounterFact, EncounterStatus, PatientFact,
+    ProcedureFact, ProcedureStatus, RequestStatus, ServiceRequestFact, VerificationStatus,
 };
 
 const CONDITION_CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical";
@@ -42,14 +44,16 @@ pub(super) fn condition(c: &Condition) -> ConditionFact {
         id: c.id.clone(),
         codes: codes(c.code.as_ref()),
         label: label(c.code.as_ref()),
-        clinical_status: c.clinical_status.as_ref().map(|cc| match status_code(cc, CONDITION_CLINICAL) {
-            Some("active") => ClinicalStatus::Active,
-            Some("recurrence") => ClinicalStatus::Recurrence,
-            Some("relapse") => ClinicalStatus::Relapse,
-            Some("inactive") => ClinicalStatus::Inactive,
-            Some("remission") => ClinicalStatus::Remission,
-            Some("resolved") => ClinicalStatus::Resolved,
-            _ => ClinicalStatus::Other,
+        clinical_status: c.clinical_status.as_ref().map(|cc| {
+            match status_code(cc, CONDITION_CLINICAL) {
+                Some("active") => ClinicalStatus::Active,
+                Some("recurrence") => ClinicalStatus::Recurrence,
+                Some("relapse") => ClinicalStatus::Relapse,
+                Some("inactive") => ClinicalStatus::Inactive,
+                Some("remission") => ClinicalStatus::Remission,
+                Some("resolved") => ClinicalStatus::Resolved,
+                _ => ClinicalStatus::Other,
+            }
         }),
         verification_status: c.verification_status.as_ref().map(|cc| {
             match status_code(cc, CONDITION_VER_STATUS) {
@@ -92,7 +96,13 @@ pub(super) fn encounter(e: &Encounter) -> EncounterFact {
             FhirEncounterStatus::EnteredInError => EncounterStatus::EnteredInError,
             _ => EncounterStatus::Unknown,
         },
-        class_code: e.class.code.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned),
+        class_code: e
+            .class
+            .code
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned),
         period_start: e.period.as_ref().and_then(period_start),
         period_end: e.period.as_ref().and_then(period_end),
     }
@@ -116,7 +126,9 @@ pub(super) fn procedure(p: &Procedure) -> ProcedureFact {
         label: label(p.code.as_ref()),
         performed: match &p.performed {
             Some(ProcedurePerformed::DateTime(dt)) => fhir_time(dt),
-            Some(ProcedurePerformed::Period(period)) => period_end(period).or_else(|| period_start(period)),
+            Some(ProcedurePerformed::Period(period)) => {
+                period_end(period).or_else(|| period_start(period))
+            }
             _ => None,
         },
     }
@@ -140,7 +152,9 @@ pub(super) fn service_request(s: &ServiceRequest) -> ServiceRequestFact {
             Some(ServiceRequestOccurrence::DateTime(dt)) => fhir_time(dt),
             Some(ServiceRequestOccurrence::Period(p)) => period_start(p),
             // A Timing: its first event, if it lists one.
-            Some(ServiceRequestOccurrence::Timing(t)) => t.event.iter().flatten().find_map(fhir_time),
+            Some(ServiceRequestOccurrence::Timing(t)) => {
+                t.event.iter().flatten().find_map(fhir_time)
+            }
             None => None,
         },
         authored_on: s.authored_on.as_ref().and_then(fhir_time),

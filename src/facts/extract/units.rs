@@ -37,7 +37,10 @@ pub(super) enum Test {
 /// answer the true value would give. `<x`/`≤x` (true value at most x) and `>x`/`≥x` (at
 /// least x) lead to the same conditions, strict or not. Without tests nothing is decided.
 pub(super) fn bound_is_decisive(comparator: QuantityComparator, x: f64, tests: &[Test]) -> bool {
-    let upper = matches!(comparator, QuantityComparator::Less | QuantityComparator::LessOrEqual);
+    let upper = matches!(
+        comparator,
+        QuantityComparator::Less | QuantityComparator::LessOrEqual
+    );
     !tests.is_empty()
         && tests.iter().all(|t| match (*t, upper) {
             (Test::Below(t) | Test::AtLeast(t), true) => x < t,
@@ -49,7 +52,11 @@ pub(super) fn bound_is_decisive(comparator: QuantityComparator, x: f64, tests: &
 
 /// The value of `q` in the target unit (`factor` maps a unit text to the multiplier), or
 /// `Unknown`. A censored value is kept only when its bound decides every `test`.
-pub(super) fn convert(q: &Quantity, factor: fn(&str) -> Option<f64>, tests: &[Test]) -> Measured<f64> {
+pub(super) fn convert(
+    q: &Quantity,
+    factor: fn(&str) -> Option<f64>,
+    tests: &[Test],
+) -> Measured<f64> {
     let Some(f) = unit_texts(q).into_iter().flatten().find_map(factor) else {
         return Measured::Unknown;
     };
@@ -58,7 +65,11 @@ pub(super) fn convert(q: &Quantity, factor: fn(&str) -> Option<f64>, tests: &[Te
 
 /// As `convert`, with the factor already known.
 pub(super) fn convert_with(q: &Quantity, factor: f64, tests: &[Test]) -> Measured<f64> {
-    let Some(x) = q.value.map(|v| v * factor).filter(|x| x.is_finite() && *x >= 0.0) else {
+    let Some(x) = q
+        .value
+        .map(|v| v * factor)
+        .filter(|x| x.is_finite() && *x >= 0.0)
+    else {
         return Measured::Unknown;
     };
     match &q.comparator {
@@ -120,14 +131,19 @@ fn mass_per_volume_ng_ml(unit: &str) -> Option<f64> {
 /// D-dimer → ng/mL. The basis annotation (`{FEU}`, ` FEU`, ` DDU`) carries no meaning for
 /// the number (terminology.md, Laboratory); the basis comes from the LOINC code.
 pub(super) fn d_dimer_ng_ml(unit: &str) -> Option<f64> {
-    let u = strip_annotations(&squash(unit)).replace("feu", "").replace("ddu", "");
+    let u = strip_annotations(&squash(unit))
+        .replace("feu", "")
+        .replace("ddu", "");
     mass_per_volume_ng_ml(&u)
 }
 
 /// eGFR → mL/min/1.73 m². The LOINC code already says the value is BSA-normalised, so a
 /// bare `mL/min` label does not change the number.
 pub(super) fn egfr(unit: &str) -> Option<f64> {
-    let u: String = squash(unit).chars().filter(|c| !matches!(c, '{' | '}' | '_' | '*')).collect();
+    let u: String = squash(unit)
+        .chars()
+        .filter(|c| !matches!(c, '{' | '}' | '_' | '*'))
+        .collect();
     match u.as_str() {
         "ml/min/1.73m2" | "ml/min/1.73sqm" | "ml/min/1.73msq" | "ml/min" => Some(1.0),
         "ml/s/1.73m2" | "ml/s" => Some(60.0),
@@ -151,8 +167,8 @@ pub(super) fn platelets(unit: &str) -> Option<f64> {
     let u = u.trim_start_matches(['x', '×']);
     match u {
         // `G/L` is giga per litre here (platelets are never grams).
-        "10*9/l" | "10e9/l" | "10*3/ul" | "10e3/ul" | "10*3/mcl" | "10*3/mm3" | "10*6/ml" | "k/ul"
-        | "k/mcl" | "thou/ul" | "/nl" | "1/nl" | "g/l" => Some(1.0),
+        "10*9/l" | "10e9/l" | "10*3/ul" | "10e3/ul" | "10*3/mcl" | "10*3/mm3" | "10*6/ml"
+        | "k/ul" | "k/mcl" | "thou/ul" | "/nl" | "1/nl" | "g/l" => Some(1.0),
         "/ul" | "/mm3" | "1/ul" | "cells/ul" | "/mcl" => Some(1e-3),
         _ => None,
     }
@@ -221,9 +237,15 @@ pub(super) fn days_per(unit: &str) -> Option<f64> {
 
 /// A duration (`boundsDuration`, `expectedSupplyDuration`, a Range bound) in days: UCUM
 /// `code`, else the `unit` text.
-pub(super) fn duration_days(value: Option<f64>, code: Option<&str>, unit: Option<&str>) -> Option<f64> {
+pub(super) fn duration_days(
+    value: Option<f64>,
+    code: Option<&str>,
+    unit: Option<&str>,
+) -> Option<f64> {
     let factor = [code, unit].into_iter().flatten().find_map(days_per)?;
-    value.map(|v| v * factor).filter(|d| d.is_finite() && *d >= 0.0)
+    value
+        .map(|v| v * factor)
+        .filter(|d| d.is_finite() && *d >= 0.0)
 }
 
 #[cfg(test)]
@@ -265,7 +287,13 @@ mod tests {
 
     #[test]
     fn renal_units() {
-        for unit in ["mL/min/{1.73_m2}", "mL/min/1.73m2", "mL/min/1.73 m2", "ml/min/1.73m^2", "mL/min/1.73 m²"] {
+        for unit in [
+            "mL/min/{1.73_m2}",
+            "mL/min/1.73m2",
+            "mL/min/1.73 m2",
+            "ml/min/1.73m^2",
+            "mL/min/1.73 m²",
+        ] {
             assert_eq!(egfr(unit), Some(1.0), "{unit}");
         }
         assert_eq!(egfr("mL/s/1.73m2"), Some(60.0));
@@ -276,7 +304,9 @@ mod tests {
 
     #[test]
     fn platelet_units() {
-        for unit in ["10*9/L", "10*3/uL", "10^9/L", "10^3/µL", "K/uL", "/nL", "10*3/mm3", "x10^9/L"] {
+        for unit in [
+            "10*9/L", "10*3/uL", "10^9/L", "10^3/µL", "K/uL", "/nL", "10*3/mm3", "x10^9/L",
+        ] {
             assert_eq!(platelets(unit), Some(1.0), "{unit}");
         }
         assert_eq!(platelets("/uL"), Some(1e-3));
@@ -305,12 +335,18 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(duration_days(Some(3.0), Some("mo"), Some("months")), Some(90.0));
+        assert_eq!(
+            duration_days(Some(3.0), Some("mo"), Some("months")),
+            Some(90.0)
+        );
         assert_eq!(duration_days(Some(2.0), Some("wk"), None), Some(14.0));
         assert_eq!(duration_days(Some(1.0), Some("a"), None), Some(365.0));
         assert_eq!(duration_days(Some(48.0), Some("h"), None), Some(2.0));
         assert_eq!(duration_days(Some(7.0), None, Some("days")), Some(7.0));
-        assert_eq!(duration_days(Some(7.0), Some("local-days"), Some("Days")), Some(7.0));
+        assert_eq!(
+            duration_days(Some(7.0), Some("local-days"), Some("Days")),
+            Some(7.0)
+        );
         assert_eq!(duration_days(Some(7.0), Some("fortnight"), None), None);
         assert_eq!(duration_days(None, Some("d"), None), None);
         assert_eq!(duration_days(Some(-7.0), Some("d"), None), None);
@@ -319,24 +355,78 @@ mod tests {
     #[test]
     fn unknown_unit_bad_numbers_are_unknown() {
         let t = [Test::Below(30.0)];
-        assert_eq!(convert(&q(json!({"value": 45, "code": "furlongs"})), egfr, &t), Measured::Unknown);
-        assert_eq!(convert(&q(json!({"value": 45})), egfr, &t), Measured::Unknown);
-        assert_eq!(convert(&q(json!({"value": -1, "code": "mL/min"})), egfr, &t), Measured::Unknown);
-        assert_eq!(convert(&q(json!({"code": "mL/min"})), egfr, &t), Measured::Unknown);
+        assert_eq!(
+            convert(&q(json!({"value": 45, "code": "furlongs"})), egfr, &t),
+            Measured::Unknown
+        );
+        assert_eq!(
+            convert(&q(json!({"value": 45})), egfr, &t),
+            Measured::Unknown
+        );
+        assert_eq!(
+            convert(&q(json!({"value": -1, "code": "mL/min"})), egfr, &t),
+            Measured::Unknown
+        );
+        assert_eq!(
+            convert(&q(json!({"code": "mL/min"})), egfr, &t),
+            Measured::Unknown
+        );
         // The code wins; a local code falls back to the unit text.
-        assert_eq!(convert(&q(json!({"value": 45, "code": "GFR", "unit": "mL/min/1.73m2"})), egfr, &t), Measured::Known(45.0));
+        assert_eq!(
+            convert(
+                &q(json!({"value": 45, "code": "GFR", "unit": "mL/min/1.73m2"})),
+                egfr,
+                &t
+            ),
+            Measured::Known(45.0)
+        );
     }
 
     #[test]
     fn censored_values_kept_only_when_decisive() {
         let renal = [Test::Below(30.0), Test::Below(15.0)];
-        assert_eq!(convert(&q(json!({"value": 60, "comparator": ">", "code": "mL/min/{1.73_m2}"})), egfr, &renal), Measured::Known(60.0));
-        assert_eq!(convert(&q(json!({"value": 20, "comparator": ">", "code": "mL/min/{1.73_m2}"})), egfr, &renal), Measured::Unknown);
-        assert_eq!(convert(&q(json!({"value": 10, "comparator": "<", "code": "mL/min/{1.73_m2}"})), egfr, &renal), Measured::Known(10.0));
+        assert_eq!(
+            convert(
+                &q(json!({"value": 60, "comparator": ">", "code": "mL/min/{1.73_m2}"})),
+                egfr,
+                &renal
+            ),
+            Measured::Known(60.0)
+        );
+        assert_eq!(
+            convert(
+                &q(json!({"value": 20, "comparator": ">", "code": "mL/min/{1.73_m2}"})),
+                egfr,
+                &renal
+            ),
+            Measured::Unknown
+        );
+        assert_eq!(
+            convert(
+                &q(json!({"value": 10, "comparator": "<", "code": "mL/min/{1.73_m2}"})),
+                egfr,
+                &renal
+            ),
+            Measured::Known(10.0)
+        );
         // "<15": below 15, but the bound read as 15 would not be: unknown.
-        assert_eq!(convert(&q(json!({"value": 15, "comparator": "<", "code": "mL/min/{1.73_m2}"})), egfr, &renal), Measured::Unknown);
+        assert_eq!(
+            convert(
+                &q(json!({"value": 15, "comparator": "<", "code": "mL/min/{1.73_m2}"})),
+                egfr,
+                &renal
+            ),
+            Measured::Unknown
+        );
         // No test to decide (body weight doses drugs): unknown.
-        assert_eq!(convert(&q(json!({"value": 150, "comparator": ">", "code": "kg"})), body_weight, &[]), Measured::Unknown);
+        assert_eq!(
+            convert(
+                &q(json!({"value": 150, "comparator": ">", "code": "kg"})),
+                body_weight,
+                &[]
+            ),
+            Measured::Unknown
+        );
     }
 
     #[test]
@@ -345,7 +435,11 @@ mod tests {
         // D-dimer "<270 ng/mL" against cutoff ≥ 500: negative either way.
         assert!(bound_is_decisive(Less, 270.0, &[Test::AtLeast(500.0)]));
         assert!(!bound_is_decisive(Less, 500.0, &[Test::AtLeast(500.0)]));
-        assert!(bound_is_decisive(GreaterOrEqual, 500.0, &[Test::AtLeast(500.0)]));
+        assert!(bound_is_decisive(
+            GreaterOrEqual,
+            500.0,
+            &[Test::AtLeast(500.0)]
+        ));
         assert!(!bound_is_decisive(Greater, 400.0, &[Test::AtLeast(500.0)]));
         // Length > 5 cm.
         assert!(bound_is_decisive(LessOrEqual, 5.0, &[Test::Above(5.0)]));
@@ -353,7 +447,11 @@ mod tests {
         assert!(!bound_is_decisive(Greater, 5.0, &[Test::Above(5.0)]));
         // Distance ≤ 5 cm.
         assert!(bound_is_decisive(Less, 5.0, &[Test::AtMost(5.0)]));
-        assert!(!bound_is_decisive(GreaterOrEqual, 5.0, &[Test::AtMost(5.0)]));
+        assert!(!bound_is_decisive(
+            GreaterOrEqual,
+            5.0,
+            &[Test::AtMost(5.0)]
+        ));
         assert!(!bound_is_decisive(Less, 1.0, &[]));
     }
 }
