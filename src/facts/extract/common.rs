@@ -4,9 +4,12 @@ use fhir_sdk::r4b::types::{CodeableConcept, Coding, Period, Reference};
 use fhir_sdk::{Date as FhirDate, DateTime as FhirDateTime, Instant};
 use time::{Date, Month, OffsetDateTime, Time, UtcOffset};
 
+use crate::config::codes::{CPT, ICD10CM};
 use crate::facts::{Code, FhirTime};
 
 /// A coding with both a system and a code (one without either cannot match a value set).
+/// ICD-10-CM and CPT codes are ASCII by definition: another one is garbage, and the value
+/// set ranges slice such codes by bytes, so it is dropped here.
 pub(super) fn code_of(coding: &Coding) -> Option<Code> {
     let system = coding
         .system
@@ -18,6 +21,9 @@ pub(super) fn code_of(coding: &Coding) -> Option<Code> {
         .as_deref()
         .map(str::trim)
         .filter(|c| !c.is_empty())?;
+    if (system == ICD10CM || system == CPT) && !code.is_ascii() {
+        return None;
+    }
     Some(Code {
         system: system.to_owned(),
         code: code.to_owned(),

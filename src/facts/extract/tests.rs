@@ -1860,3 +1860,35 @@ fn malformed_choice_elements_make_the_resource_unreadable() {
         ObservationValue::Hemoglobin(Measured::Unknown)
     );
 }
+
+#[test]
+fn non_ascii_icd_and_cpt_codes_are_dropped() {
+    let f = facts(
+        DataSource::Conditions,
+        with(
+            calf_dvt("I82.461"),
+            json!({"code": {"coding": [
+                {"system": ICD10CM, "code": "éé"},
+                {"system": "http://www.ama-assn.org/go/cpt", "code": "2744é"},
+                {"system": "urn:local", "code": "thrombose-mollet-é"},
+                {"system": ICD10CM, "code": "I82.461"}
+            ]}}),
+        ),
+    );
+    let codes: Vec<&str> = f.conditions[0]
+        .codes
+        .iter()
+        .map(|c| c.code.as_str())
+        .collect();
+    assert_eq!(codes, ["thrombose-mollet-é", "I82.461"]);
+    assert!(
+        rules()
+            .value_sets
+            .any(ValueSetId::Distal, &f.conditions[0].codes)
+    );
+    assert!(
+        !rules()
+            .value_sets
+            .any(ValueSetId::ActiveCancer, &f.conditions[0].codes)
+    );
+}
