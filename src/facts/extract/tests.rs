@@ -275,10 +275,25 @@ fn condition_label_falls_back_to_text_then_display() {
 }
 
 #[test]
-fn condition_without_subject_is_unreadable() {
+fn a_broken_element_the_rules_never_read_does_not_hide_a_condition() {
+    // No subject (R4-required) and a note without valid time: still read.
     let f = facts(
         DataSource::Conditions,
-        with(calf_dvt("I82.461"), json!({"subject": null})),
+        with(
+            calf_dvt("I82.461"),
+            json!({"subject": null, "note": [{"time": "yesterday", "text": "x"}]}),
+        ),
+    );
+    assert!(f.unreadable.is_empty());
+    assert_eq!(f.conditions.len(), 1);
+    assert_eq!(f.conditions[0].codes[0].code, "I82.461");
+}
+
+#[test]
+fn a_broken_element_the_rules_read_makes_the_condition_unreadable() {
+    let f = facts(
+        DataSource::Conditions,
+        with(calf_dvt("I82.461"), json!({"code": "I82.461"})),
     );
     assert!(f.conditions.is_empty());
     assert_eq!(
