@@ -27,6 +27,203 @@ pub struct MissingPrefetch {
 }
 
 pub fn collect(prefetch: &Map<String, Value>) -> Result<Prefetched<'_>, MissingPrefetch> {
-    let _ = prefetch;
-    todo!("facts helper implements this")
+    let keys: Vec<&'static str> = DataSource::ALL
+        .into_iter()
+        .map(DataSource::key)
+        .filter(|key| !prefetch.contains_key(*key))
+        .collect();
+    if !keys.is_empty() {
+        return Err(MissingPrefetch { keys });
+    }
+    let mut out = Prefetched::default();
+    for source in DataSource::ALL {
+        match prefetch.get(source.key()) {
+            Some(value @ Value::Object(resource)) => match resource_type(resource) {
+                Some("Bundle") => collect_bundle(source, resource, &mut out),
+                // The EHR answered the key with an error instead of data: nothing to read
+                // (contract, "Prefetch keys": an outcome is skipped and counted).
+                Some("OperationOutcome") => {
+                    out.skipped_outcomes += 1;
+                    out.unavailable.push(source);
+                }
+                _ => out.resources.push((source, value)),
+            },
+            // `null` is "the EHR has no such data"; a string or number is no data either,
+            // and must not sink the request.
+            Some(_) => out.unavailable.push(source),
+            None => {}
+        }
+    }
+    Ok(out)
+}
+
+fn resource_type(resource: &Map<String, Value>) -> Option<&str> {
+    resource.get("resourceType").and_then(Value::as_str)
+}
+
+fn collect_bundle<'a>(
+    source: DataSource,
+    bundle: &'a Map<String, Value>,
+    out: &mut Prefetched<'a>,
+) {
+    let Some(entries) = bundle.get("entry").and_then(Value::as_array) else {
+        return;
+    };
+    for entry in entries {
+        let is_outcome_mode = entry
+            .pointer("/search/mode")
+            .and_then(Value::as_str)
+            .is_some_and(|mode| mode == "outcome");
+        let resource = entry.get("resource").filter(|r| r.is_object());
+        let is_outcome_resource = resource
+            .and_then(Value::as_object)
+            .and_then(resource_type)
+            .is_some_and(|t| t == "OperationOutcome");
+        if is_outcome_mode || is_outcome_resource {
+            out.skipped_outcomes += 1;
+        } else if let Some(resource) = resource {
+            out.resources.push((source, resource));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn all_null() -> Map<String, Value> {
+        DataSource::ALL
+            .into_iter()
+            .map(|s| (s.key().to_owned(), Value::Null))
+            .collect()
+    }
+
+    #[test]
+    fn absent_keys_are_listed_in_contract_order() {
+        let mut prefetch = all_null();
+        prefetch.remove("serviceRequests");
+        prefetch.remove("patient");
+        prefetch.remove("observations");
+        let err = collect(&prefetch).unwrap_err();
+        assert_eq!(err.keys, vec!["patient", "observations", "serviceRequests"]);
+    }
+
+    #[test]
+    fn empty_prefetch_misses_all_seven() {
+        let err = collect(&Map::new()).unwrap_err();
+        assert_eq!(err.keys.len(), 7);
+    }
+
+    #[test]
+    fn null_keys_are_unavailable() {
+        let prefetch = all_null();
+        let out = collect(&prefetch).unwrap();
+        assert!(out.resources.is_empty());
+        assert_eq!(out.unavailable, DataSource::ALL.to_vec());
+        assert_eq!(out.skipped_outcomes, 0);
+    }
+
+    #[test]
+    fn a_single_resource_is_used() {
+        let mut prefetch = all_null();
+        prefetch.insert(
+            "patient".into(),
+            json!({"resourceType": "Patient", "id": "p1"}),
+        );
+        let out = collect(&prefetch).unwrap();
+        assert_eq!(out.resources.len(), 1);
+        assert_eq!(out.resources[0].0, DataSource::Patient);
+        assert_eq!(out.resources[0].1["id"], "p1");
+        assert!(!out.unavailable.contains(&DataSource::Patient));
+    }
+
+    #[test]
+    fn bundle_entries_outcomes_skipped_and_counted() {
+        let mut prefetch = all_null();
+        prefetch.insert(
+            "conditions".into(),
+            json!({
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "entry": [
+                    {"resource": {"resourceType": "Condition", "id": "c1"}, "search": {"mode": "match"}},
+                    {"resource": {"resourceType": "OperationOutcome", "issue": []}},
+                    {"resource": {"resourceType": "Condition", "id": "c2"}, "search": {"mode": "outcome"}},
+                    {"fullUrl": "urn:uuid:no-resource"},
+                    {"resource": "not an object"},
+                    {"resource": {"resourceType": "Condition", "id": "c3"}}
+                ]
+            }),
+        );
+        let out = collect(&prefetch).unwrap();
+        let ids: Vec<&str> = out
+            .resources
+            .iter()
+            .filter_map(|(_, r)| r["id"].as_str())
+            .collect();
+        assert_eq!(ids, vec!["c1", "c3"]);
+        assert!(
+            out.resources
+                .iter()
+                .all(|(s, _)| *s == DataSource::Conditions)
+        );
+        assert_eq!(out.skipped_outcomes, 2);
+        assert!(!out.unavailable.contains(&DataSource::Conditions));
+    }
+
+    #[test]
+    fn bundle_without_entries_is_empty_not_unavailable() {
+        let mut prefetch = all_null();
+        prefetch.insert(
+            "encounters".into(),
+            json!({"resourceType": "Bundle", "type": "searchset", "total": 0}),
+        );
+        prefetch.insert(
+            "procedures".into(),
+            json!({"resourceType": "Bundle", "entry": "garbage"}),
+        );
+        let out = collect(&prefetch).unwrap();
+        assert!(out.resources.is_empty());
+        assert!(!out.unavailable.contains(&DataSource::Encounters));
+        assert!(!out.unavailable.contains(&DataSource::Procedures));
+    }
+
+    #[test]
+    fn non_object_values_are_unavailable() {
+        let mut prefetch = all_null();
+        prefetch.insert("patient".into(), json!("Patient/123"));
+        prefetch.insert("conditions".into(), json!(42));
+        prefetch.insert(
+            "observations".into(),
+            json!([{"resourceType": "Observation"}]),
+        );
+        let out = collect(&prefetch).unwrap();
+        assert!(out.resources.is_empty());
+        assert_eq!(out.unavailable.len(), 7);
+    }
+
+    #[test]
+    fn top_level_operation_outcome_is_counted_and_unavailable() {
+        let mut prefetch = all_null();
+        prefetch.insert(
+            "medications".into(),
+            json!({"resourceType": "OperationOutcome", "issue": []}),
+        );
+        let out = collect(&prefetch).unwrap();
+        assert_eq!(out.skipped_outcomes, 1);
+        assert!(out.unavailable.contains(&DataSource::Medications));
+    }
+
+    #[test]
+    fn extra_keys_are_ignored() {
+        let mut prefetch = all_null();
+        prefetch.insert(
+            "somethingElse".into(),
+            json!({"resourceType": "Patient", "id": "x"}),
+        );
+        let out = collect(&prefetch).unwrap();
+        assert!(out.resources.is_empty());
+    }
 }

@@ -163,10 +163,11 @@ impl CodeMatcher {
 
     fn in_range(&self, system: &str, code: &str) -> bool {
         self.ranges.iter().any(|(s, lo, hi)| {
-            s == system && code.len() >= lo.len() && {
-                let head = &code[..lo.len()];
-                head >= lo.as_str() && head <= hi.as_str()
-            }
+            // `get` rather than slicing: a non-ASCII code must not split a character.
+            s == system
+                && code
+                    .get(..lo.len())
+                    .is_some_and(|head| head >= lo.as_str() && head <= hi.as_str())
         })
     }
 
@@ -449,6 +450,9 @@ mod tests {
         assert!(!m.matches(ICD10CM, "C97"));
         assert!(!m.matches(ICD10CM, "C44.91"));
         assert!(!m.matches(ICD10CM, "D05.1"));
+        // Non-ASCII codes never panic.
+        assert!(!m.matches(ICD10CM, "éé"));
+        assert!(!m.matches(ICD10CM, "Cé"));
         let preg = matcher(&[], &[("O00", "O9A")], &["O80"]);
         assert!(preg.matches(ICD10CM, "O9A.111"));
         assert!(preg.matches(ICD10CM, "O26.891"));

@@ -1,8 +1,27 @@
 //! FHIR R4 JSON → `PatientFacts`, with the fhir-sdk `r4b` models.
+//!
+//! Each resource is read by its own `resourceType` (the prefetch key only names the source
+//! of an unreadable one). A resource that does not deserialize becomes an
+//! `UnreadableResource` (so does one whose choice element fhir-sdk silently dropped, see
+//! `choices`); unknown resource types are ignored. Nothing here panics on input
+//! or logs resource contents.
 
+mod choices;
+mod common;
+mod drafts;
+mod medication;
+mod observation;
+mod record;
+#[cfg(test)]
+mod tests;
+mod units;
+
+use fhir_sdk::r4b::resources::{Encounter, MedicationRequest, Observation, Patient};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::PatientFacts;
+use self::observation::Kind;
+use super::{DataSource, PatientFacts, UnreadableResource};
 use crate::config::Rules;
 use crate::prefetch::Prefetched;
 
@@ -16,6 +35,202 @@ pub struct ExtractInput<'a> {
 }
 
 pub fn extract(input: &ExtractInput<'_>, rules: &Rules) -> PatientFacts {
-    let _ = (input, rules);
-    todo!("facts helper implements this")
+    let mut facts = PatientFacts {
+        context_encounter_id: input.encounter_id.map(str::to_owned),
+        unavailable_sources: input.prefetched.unavailable.clone(),
+        skipped_outcomes: input.prefetched.skipped_outcomes,
+        ..PatientFacts::default()
+    };
+    for (source, raw) in &input.prefetched.resources {
+        read_record(*source, raw, rules, &mut facts);
+    }
+    facts.draft_orders = drafts::read(
+        input.draft_orders,
+        input.selections,
+        rules,
+        &mut facts.unreadable,
+    );
+    facts
+}
+
+fn unreadable(resource_type: &str, source: DataSource, kind: Option<Kind>) -> UnreadableResource {
+    UnreadableResource {
+        resource_type: resource_type.to_owned(),
+        source,
+        lab: match kind {
+            Some(Kind::Lab(lab)) => Some(lab),
+            _ => None,
+        },
+        finding: match kind {
+            Some(Kind::Finding(finding)) => Some(finding),
+            _ => None,
+        },
+    }
+}
+
+fn read_record(source: DataSource, raw: &Value, rules: &Rules, facts: &mut PatientFacts) {
+    let Some(resource_type) = raw.get("resourceType").and_then(Value::as_str) else {
+        return;
+    };
+    let read = match resource_type {
+        "Patient" => parse(raw, |_, _: &Patient| false).map(|p| {
+            // The hook is about one patient: the first Patient read is it.
+            if facts.patient.is_none() {
+                facts.patient = Some(record::patient(&p));
+            }
+        }),
+        "Condition" => {
+            parse(raw, choices::condition).map(|c| facts.conditions.push(record::condition(&c)))
+        }
+        // An Observation of no kind the rules read is dropped, not unreadable.
+        "Observation" => parse(raw, choices::observation)
+            .map(|o: Observation| facts.observations.extend(observation::read(&o, rules))),
+        "MedicationRequest" => parse(raw, choices::medication_request)
+            .and_then(|mr: MedicationRequest| medication::read(&mr, rules))
+            .map(|m| facts.medications.push(m)),
+        "Encounter" => parse(raw, |_, _: &Encounter| false)
+            .map(|e| facts.encounters.push(record::encounter(&e))),
+        "Procedure" => {
+            parse(raw, choices::procedure).map(|p| facts.procedures.push(record::procedure(&p)))
+        }
+        "ServiceRequest" => parse(raw, choices::service_request)
+            .map(|s| facts.service_requests.push(record::service_request(&s))),
+        // Basic, Flag, anything else: not read by the rules.
+        _ => return,
+    };
+    if read.is_none() {
+        // An unreadable D-dimer makes the D-dimer unknown, not negative: keep its kind.
+        let kind = if resource_type == "Observation" {
+            observation::peek_kind(raw, rules)
+        } else {
+            None
+        };
+        facts
+            .unreadable
+            .push(unreadable(resource_type, source, kind));
+    }
+}
+
+/// Read a record with fhir-sdk; when the whole resource does not deserialize (an invalid
+/// element the rules never read, such as a malformed `note.time` or an R4-only extension
+/// type), read it again with only the elements the facts use. A broken element the rules
+/// *do* read still makes the resource unreadable. `dropped` detects a choice element
+/// fhir-sdk silently dropped (see `choices`).
+fn parse<T: DeserializeOwned>(raw: &Value, dropped: impl Fn(&Value, &T) -> bool) -> Option<T> {
+    let attempt = |v: &Value| T::deserialize(v).ok().filter(|t| !dropped(v, t));
+    attempt(raw).or_else(|| essentials(raw).and_then(|reduced| attempt(&reduced)))
+}
+
+/// The elements each reader uses, per resource type, and whether R4 requires a `subject`
+/// (filled with a placeholder that is never read: the prefetch is about the hook's patient).
+fn essentials(raw: &Value) -> Option<Value> {
+    const CONDITION: &[&str] = &[
+        "code",
+        "clinicalStatus",
+        "verificationStatus",
+        "bodySite",
+        "severity",
+        "onsetDateTime",
+        "onsetPeriod",
+        "onsetAge",
+        "onsetRange",
+        "onsetString",
+        "recordedDate",
+        "abatementDateTime",
+        "abatementPeriod",
+        "abatementAge",
+        "abatementRange",
+        "abatementString",
+    ];
+    const OBSERVATION: &[&str] = &[
+        "status",
+        "code",
+        "category",
+        "effectiveDateTime",
+        "effectivePeriod",
+        "effectiveInstant",
+        "effectiveTiming",
+        "issued",
+        "basedOn",
+        "valueQuantity",
+        "valueCodeableConcept",
+        "valueString",
+        "valueBoolean",
+        "valueInteger",
+        "valueRange",
+        "valueRatio",
+        "valueTime",
+        "valueDateTime",
+        "valuePeriod",
+        "interpretation",
+        "referenceRange",
+        "bodySite",
+    ];
+    const MEDICATION: &[&str] = &[
+        "status",
+        "intent",
+        "medicationCodeableConcept",
+        "medicationReference",
+        "dosageInstruction",
+        "dispenseRequest",
+        "reasonCode",
+        "reasonReference",
+        "authoredOn",
+    ];
+    const ENCOUNTER: &[&str] = &["status", "class", "period"];
+    const PROCEDURE: &[&str] = &[
+        "status",
+        "code",
+        "category",
+        "performedDateTime",
+        "performedPeriod",
+        "performedString",
+        "performedAge",
+        "performedRange",
+    ];
+    const SERVICE: &[&str] = &[
+        "status",
+        "intent",
+        "code",
+        "occurrenceDateTime",
+        "occurrencePeriod",
+        "occurrenceTiming",
+        "authoredOn",
+        "bodySite",
+    ];
+    const PATIENT: &[&str] = &["birthDate", "_birthDate"];
+    let resource = raw.as_object()?;
+    let (keep, subject): (&[&str], bool) = match resource.get("resourceType")?.as_str()? {
+        "Patient" => (PATIENT, false),
+        "Condition" => (CONDITION, true),
+        "Observation" => (OBSERVATION, false),
+        "MedicationRequest" => (MEDICATION, true),
+        "Encounter" => (ENCOUNTER, false),
+        "Procedure" => (PROCEDURE, true),
+        "ServiceRequest" => (SERVICE, true),
+        _ => return None,
+    };
+    let mut out: serde_json::Map<String, Value> = ["resourceType", "id"]
+        .iter()
+        .chain(keep)
+        .filter_map(|k| resource.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+        .collect();
+    // A contained Medication may carry the code a `#id` medicationReference points to.
+    if let Some(contained) = resource.get("contained").and_then(Value::as_array) {
+        let meds: Vec<Value> = contained
+            .iter()
+            .filter(|c| c.get("resourceType").and_then(Value::as_str) == Some("Medication"))
+            .cloned()
+            .collect();
+        if !meds.is_empty() {
+            out.insert("contained".to_owned(), Value::Array(meds));
+        }
+    }
+    if subject {
+        out.insert(
+            "subject".to_owned(),
+            serde_json::json!({"display": "not read"}),
+        );
+    }
+    Some(Value::Object(out))
 }
