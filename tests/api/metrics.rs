@@ -1,6 +1,6 @@
 //! `GET /metrics`.
 
-use crate::helpers::{metric_value, order_select_request, spawn_app};
+use crate::helpers::{metric_value, order_select_request, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn metrics_count_requests_by_service_and_status() {
@@ -62,16 +62,31 @@ async fn metrics_count_requests_by_service_and_status() {
 
 #[tokio::test]
 async fn metrics_count_cards_by_kind_after_a_hook_call() {
-    let app = spawn_app().await;
+    let now = time::macros::datetime!(2026-11-20 12:00 UTC);
+    let app = spawn_app_with(|s| s.fixed_now = Some(now)).await;
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fhir-fixtures/recommendation/anticoagulate-order-select-unprovoked.request.json");
+    let request: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
     let response = app
-        .post_json("/cds-services/dvt-order-select", &order_select_request())
+        .post_json("/cds-services/dvt-order-select", &request)
         .await;
     assert_eq!(response.status().as_u16(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(!body["cards"].as_array().unwrap().is_empty(), "{body}");
     let text = app.metrics().await;
     assert_eq!(
         metric_value(
             &text,
             "dvt_cds_http_requests_total{route=\"/cds-services/{id}\",service=\"dvt-order-select\",status=\"200\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric_value(
+            &text,
+            "dvt_cds_cards_total{check=\"\",kind=\"stratification\",recommendation=\"anticoagulate\",service=\"dvt-order-select\"}"
         ),
         Some(1.0),
         "{text}"

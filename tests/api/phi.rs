@@ -59,6 +59,22 @@ fn phi_request() -> Value {
     request
 }
 
+/// A fixture with a stratification card, with names, identifiers and a token added.
+fn phi_fixture() -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fhir-fixtures/recommendation/anticoagulate-order-select-unprovoked.request.json");
+    let mut request: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    request["fhirAuthorization"] = json!({
+        "access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 300,
+        "scope": "patient/*.read", "subject": "distal-dvt-cds"
+    });
+    let patient = &mut request["prefetch"]["patient"];
+    patient["name"] = json!([{"family": NAME_FAMILY, "given": [NAME_GIVEN]}]);
+    patient["identifier"] = json!([{"system": "urn:oid:1.2.3.4", "value": MRN}]);
+    patient["telecom"] = json!([{"system": "phone", "value": PHONE}]);
+    request
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_patient_data_in_logs_error_bodies_or_metrics() {
     let server = ServerProcess::start(
@@ -98,6 +114,17 @@ async fn no_patient_data_in_logs_error_bodies_or_metrics() {
     );
     let valid_body = response.text().await.unwrap();
     assert!(ok, "valid request: {got} {valid_body}");
+
+    // 200: a fixture patient with a distal DVT (cards rendered), with identifiers added.
+    let (ok, got, response) = check(
+        200,
+        post(select.clone(), phi_fixture().to_string())
+            .send()
+            .await
+            .unwrap(),
+    );
+    let valid_body = response.text().await.unwrap();
+    assert!(ok, "fixture request: {got} {valid_body}");
 
     // 400: a schema violation whose offending value is a name.
     let mut request = phi_request();
@@ -208,7 +235,7 @@ async fn no_patient_data_in_logs_error_bodies_or_metrics() {
         logs.iter()
             .filter(|l| l.contains("request completed"))
             .count()
-            >= 9,
+            >= 10,
         "the logs were captured: {logs:#?}"
     );
     for secret in SECRETS {
