@@ -30,6 +30,8 @@ pub enum StartupError {
     Discovery(SchemaViolation),
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error("cannot install the SIGINT/SIGTERM handlers: {0}")]
+    Signals(#[source] std::io::Error),
     #[error("cannot listen on `{bind}`: {source}")]
     Bind {
         bind: String,
@@ -54,28 +56,31 @@ fn cors() -> Cors {
         .max_age(86_400)
 }
 
-/// Resolves when the process gets SIGINT (Ctrl-C) or SIGTERM: both stop gracefully.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
+/// Install the SIGINT (Ctrl-C) and SIGTERM handlers now (before the `listening` log line, so a
+/// signal sent right after it is not lost) and return a future resolving on either: both stop
+/// gracefully.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!(signal = "SIGINT", "stopping: finishing in-flight requests"),
+            _ = terminate.recv() => tracing::info!(signal = "SIGTERM", "stopping: finishing in-flight requests"),
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!(signal = "Ctrl-C", "stopping: finishing in-flight requests");
+        } else {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!(signal = "SIGINT", "stopping: finishing in-flight requests"),
-        () = terminate => tracing::info!(signal = "SIGTERM", "stopping: finishing in-flight requests"),
-    }
+    })
 }
 
 /// Load configuration, compile the schemas and render discovery: everything a request needs.
@@ -118,7 +123,7 @@ impl Application {
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
-        .shutdown_signal(shutdown_signal());
+        .shutdown_signal(shutdown_signal().map_err(StartupError::Signals)?);
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
         }
