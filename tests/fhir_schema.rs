@@ -101,6 +101,7 @@ fn suggested_resources_are_valid_fhir_r4() {
         ruleset_version: "1.0.0".into(),
         moment: Moment::Selection,
         scope: Scope::InScope,
+        index_condition_id: Some("dvt-1".into()),
         stratification: Some(stratification),
         safety: vec![],
     };

@@ -13,12 +13,17 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 fn fixture_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("fixture dir").flatten().collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("fixture dir")
+        .flatten()
+        .collect();
     entries.sort_by_key(|e| e.path());
     for e in entries {
         let p = e.path();
         if p.is_dir() {
-            if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('_')) {
+            if p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('_'))
+            {
                 continue;
             }
             fixture_files(&p, out);
@@ -35,7 +40,11 @@ fn read_json(p: &Path) -> Value {
 
 fn str_set(v: Option<&Value>) -> BTreeSet<String> {
     v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -57,18 +66,30 @@ fn summarize_action(action: &Value, config: &Config) -> String {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .find_map(|c| c["code"].as_str().and_then(|code| config.rules.medications.by_rxnorm(code)))
+                    .find_map(|c| {
+                        c["code"]
+                            .as_str()
+                            .and_then(|code| config.rules.medications.by_rxnorm(code))
+                    })
                     .map(|i| i.name().to_owned())
                     .unwrap_or_else(|| "?".to_owned()),
                 "ServiceRequest" => {
-                    let duplex = resource["code"]["coding"].as_array().into_iter().flatten().any(|c| {
-                        let code = distal_dvt_cds::config::Code::new(
-                            c["system"].as_str().unwrap_or(""),
-                            c["code"].as_str().unwrap_or(""),
-                        );
-                        config.rules.duplex.is_duplex(&code)
-                    });
-                    if duplex { "duplex".to_owned() } else { "?".to_owned() }
+                    let duplex = resource["code"]["coding"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|c| {
+                            let code = distal_dvt_cds::config::Code::new(
+                                c["system"].as_str().unwrap_or(""),
+                                c["code"].as_str().unwrap_or(""),
+                            );
+                            config.rules.duplex.is_duplex(&code)
+                        });
+                    if duplex {
+                        "duplex".to_owned()
+                    } else {
+                        "?".to_owned()
+                    }
                 }
                 _ => "?".to_owned(),
             };
@@ -96,7 +117,13 @@ fn laterality(sr: &Value) -> Option<&'static str> {
 }
 
 /// Compare one actual card with its expectation; push a line per difference.
-fn compare_card(name: &str, actual: &Value, expected: &Value, config: &Config, errors: &mut Vec<String>) {
+fn compare_card(
+    name: &str,
+    actual: &Value,
+    expected: &Value,
+    config: &Config,
+    errors: &mut Vec<String>,
+) {
     let ext = &actual["extension"]["dvt-cds"];
     let mut diff = |what: &str, a: String, e: String| {
         if a != e {
@@ -122,11 +149,22 @@ fn compare_card(name: &str, actual: &Value, expected: &Value, config: &Config, e
         "orders",
     ] {
         if expected.get(key).is_some() {
-            diff(key, format!("{:?}", str_set(ext.get(key))), format!("{:?}", str_set(expected.get(key))));
+            diff(
+                key,
+                format!("{:?}", str_set(ext.get(key))),
+                format!("{:?}", str_set(expected.get(key))),
+            );
         }
     }
     if let Some(e) = expected.get("muscularOnly") {
-        diff("muscularOnly", ext.get("muscularOnly").cloned().unwrap_or(Value::Null).to_string(), e.to_string());
+        diff(
+            "muscularOnly",
+            ext.get("muscularOnly")
+                .cloned()
+                .unwrap_or(Value::Null)
+                .to_string(),
+            e.to_string(),
+        );
     }
     if let Some(e) = expected.get("suggestions").and_then(Value::as_array) {
         let got: Vec<Value> = actual["suggestions"]
@@ -150,7 +188,11 @@ fn compare_card(name: &str, actual: &Value, expected: &Value, config: &Config, e
                 })
             })
             .collect();
-        diff("suggestions", Value::Array(got).to_string(), Value::Array(want).to_string());
+        diff(
+            "suggestions",
+            Value::Array(got).to_string(),
+            Value::Array(want).to_string(),
+        );
     }
     let duplex: Vec<&Value> = actual["suggestions"]
         .as_array()
@@ -161,22 +203,35 @@ fn compare_card(name: &str, actual: &Value, expected: &Value, config: &Config, e
         .filter(|r| r["resourceType"] == "ServiceRequest")
         .collect();
     if let Some(e) = expected.get("duplexDue") {
-        let got: Vec<Value> = duplex.iter().map(|r| r["occurrenceDateTime"].clone()).collect();
+        let got: Vec<Value> = duplex
+            .iter()
+            .map(|r| r["occurrenceDateTime"].clone())
+            .collect();
         diff("duplexDue", Value::Array(got).to_string(), e.to_string());
     }
     if let Some(e) = expected.get("duplexLaterality") {
         let got: BTreeSet<&str> = duplex.iter().filter_map(|r| laterality(r)).collect();
-        diff("duplexLaterality", format!("{got:?}"), format!("{:?}", BTreeSet::from([e.as_str().unwrap_or("")])));
+        diff(
+            "duplexLaterality",
+            format!("{got:?}"),
+            format!("{:?}", BTreeSet::from([e.as_str().unwrap_or("")])),
+        );
     }
     let summary = actual["summary"].as_str().unwrap_or("");
     if summary.is_empty() || summary.chars().count() > 140 {
-        errors.push(format!("{name}: summary empty or over 140 characters: {summary:?}"));
+        errors.push(format!(
+            "{name}: summary empty or over 140 characters: {summary:?}"
+        ));
     }
 }
 
 fn card_key(card: &Value) -> String {
     let ext = &card["extension"]["dvt-cds"];
-    format!("{}:{}", ext["kind"].as_str().unwrap_or("?"), ext["check"].as_str().unwrap_or(""))
+    format!(
+        "{}:{}",
+        ext["kind"].as_str().unwrap_or("?"),
+        ext["check"].as_str().unwrap_or("")
+    )
 }
 
 #[test]
@@ -185,14 +240,27 @@ fn every_fixture_gives_its_expected_cards() {
     let config = Config::load(&Config::default_dir()).expect("config");
     let mut files = Vec::new();
     fixture_files(&root, &mut files);
-    assert!(files.len() >= 40, "expected at least 40 fixtures, found {}", files.len());
+    assert!(
+        files.len() >= 40,
+        "expected at least 40 fixtures, found {}",
+        files.len()
+    );
     let mut errors = Vec::new();
     for request_path in &files {
-        let name = request_path.strip_prefix(&root).unwrap_or(request_path).display().to_string();
-        let expected_path = PathBuf::from(request_path.to_string_lossy().replace(".request.json", ".expected.json"));
+        let name = request_path
+            .strip_prefix(&root)
+            .unwrap_or(request_path)
+            .display()
+            .to_string();
+        let expected_path = PathBuf::from(
+            request_path
+                .to_string_lossy()
+                .replace(".request.json", ".expected.json"),
+        );
         let expected = read_json(&expected_path);
         let request = read_json(request_path);
-        let now = OffsetDateTime::parse(expected["now"].as_str().expect("expected.now"), &Rfc3339).expect("now");
+        let now = OffsetDateTime::parse(expected["now"].as_str().expect("expected.now"), &Rfc3339)
+            .expect("now");
         let hook = HookRequest::parse(&request).unwrap_or_else(|e| panic!("{name}: {e}"));
         let service = config
             .services
@@ -207,22 +275,45 @@ fn every_fixture_gives_its_expected_cards() {
             }
         };
         let response = serde_json::to_value(&outcome.response).expect("serialize");
-        let actual: Vec<&Value> = response["cards"].as_array().expect("cards").iter().collect();
-        let wanted: Vec<&Value> = expected["cards"].as_array().expect("expected cards").iter().collect();
+        let actual: Vec<&Value> = response["cards"]
+            .as_array()
+            .expect("cards")
+            .iter()
+            .collect();
+        let wanted: Vec<&Value> = expected["cards"]
+            .as_array()
+            .expect("expected cards")
+            .iter()
+            .collect();
         let mut actual_keys: Vec<String> = actual.iter().map(|c| card_key(c)).collect();
         let mut wanted_keys: Vec<String> = wanted
             .iter()
-            .map(|c| format!("{}:{}", c["kind"].as_str().unwrap_or("?"), c["check"].as_str().unwrap_or("")))
+            .map(|c| {
+                format!(
+                    "{}:{}",
+                    c["kind"].as_str().unwrap_or("?"),
+                    c["check"].as_str().unwrap_or("")
+                )
+            })
             .collect();
         actual_keys.sort();
         wanted_keys.sort();
         if actual_keys != wanted_keys {
-            errors.push(format!("{name}: cards {actual_keys:?}, expected {wanted_keys:?}"));
+            errors.push(format!(
+                "{name}: cards {actual_keys:?}, expected {wanted_keys:?}"
+            ));
             continue;
         }
         for w in wanted {
-            let key = format!("{}:{}", w["kind"].as_str().unwrap_or("?"), w["check"].as_str().unwrap_or(""));
-            let a = actual.iter().find(|c| card_key(c) == key).expect("matched above");
+            let key = format!(
+                "{}:{}",
+                w["kind"].as_str().unwrap_or("?"),
+                w["check"].as_str().unwrap_or("")
+            );
+            let a = actual
+                .iter()
+                .find(|c| card_key(c) == key)
+                .expect("matched above");
             compare_card(&name, a, w, &config, &mut errors);
         }
     }

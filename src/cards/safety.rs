@@ -15,20 +15,6 @@ use crate::clinical::{
 };
 use crate::config::{DrugClass, Ingredient};
 
-/// The ingredients of the drafts a finding concerns, read from `context.draftOrders` (the model
-/// names them only by reference).
-fn draft_ingredients(f: &SafetyFinding, ctx: &CardContext<'_>) -> Vec<Ingredient> {
-    let mut out: Vec<Ingredient> = f
-        .orders
-        .iter()
-        .filter_map(|r| orders::find_draft(ctx.draft_orders, r))
-        .filter_map(|d| orders::draft_ingredient(d, ctx.rules))
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
 fn names(ings: &[Ingredient]) -> String {
     if ings.is_empty() {
         "anticoagulant".into()
@@ -46,19 +32,6 @@ fn capitalize(s: &str) -> String {
         Some(f) => f.to_uppercase().chain(c).collect(),
         None => String::new(),
     }
-}
-
-/// The other anticoagulant a duplicate finding names in its evidence (heuristic: the model
-/// gives only evidence text for the active order).
-fn other_anticoagulant(
-    f: &SafetyFinding,
-    drafted: &[Ingredient],
-    ctx: &CardContext<'_>,
-) -> Option<Ingredient> {
-    f.evidence
-        .iter()
-        .filter_map(|e| ctx.rules.medications.by_name(&e.what))
-        .find(|i| i.is_anticoagulant() && !drafted.contains(i))
 }
 
 fn summary(f: &SafetyFinding, ings: &[Ingredient], ctx: &CardContext<'_>) -> String {
@@ -100,7 +73,7 @@ fn summary(f: &SafetyFinding, ings: &[Ingredient], ctx: &CardContext<'_>) -> Str
             }
             s
         }
-        SafetyCheck::DuplicateAnticoagulant => match other_anticoagulant(f, ings, ctx) {
+        SafetyCheck::DuplicateAnticoagulant => match f.related.first() {
             Some(o) => format!(
                 "Draft {drafts} duplicates {}: keep one anticoagulant",
                 o.name()
@@ -227,9 +200,9 @@ fn replacement_reason(delete: &[String], a: &Assessment, ctx: &CardContext<'_>) 
             v.as_array().filter(|refs| !refs.is_empty()).cloned()
         })
         .or_else(|| {
-            a.stratification
+            a.index_condition_id
                 .as_ref()
-                .map(|s| orders::index_reason(&s.index))
+                .map(|id| vec![serde_json::json!({"reference": format!("Condition/{id}")})])
         })
         .unwrap_or_default()
 }
@@ -319,7 +292,7 @@ fn extend_suggestion(
 }
 
 pub fn card(f: &SafetyFinding, a: &Assessment, ctx: &CardContext<'_>) -> Card {
-    let ings = draft_ingredients(f, ctx);
+    let ings = f.drafted.clone();
     let suggestions: Vec<Suggestion> = match &f.fix {
         SafetyFix::Replace { delete, with } => {
             vec![replace_suggestion(delete, with, &ings, a, ctx)]

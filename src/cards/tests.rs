@@ -250,6 +250,7 @@ fn assessment(s: Option<Stratification>, safety: Vec<SafetyFinding>) -> Assessme
         } else {
             Scope::PlanDrafted(Evidence::new("draft", None))
         },
+        index_condition_id: Some("dvt-1".into()),
         stratification: s,
         safety,
     }
@@ -887,10 +888,18 @@ fn no_assessment_no_cards() {
 // ---------- Order-safety cards ----------
 
 fn finding(check: SafetyCheck, indicator: Indicator, order: &str, fix: SafetyFix) -> SafetyFinding {
+    let reference = format!("MedicationRequest/{order}");
+    let drafts = drafts();
+    let drafted = super::orders::find_draft(&drafts, &reference)
+        .and_then(|d| super::orders::draft_ingredient(d, rules()))
+        .into_iter()
+        .collect();
     SafetyFinding {
         check,
         indicator,
-        orders: vec![format!("MedicationRequest/{order}")],
+        orders: vec![reference],
+        drafted,
+        related: Vec::new(),
         evidence: vec![ev("draft order")],
         fix,
     }
@@ -976,9 +985,9 @@ fn renal_doac_cards() {
         s["actions"][1]["resource"]["medicationCodeableConcept"]["coding"][0]["code"],
         "11289"
     );
-    assert!(
-        s["actions"][1]["resource"].get("reasonReference").is_none(),
-        "no index Condition known"
+    assert_eq!(
+        s["actions"][1]["resource"]["reasonReference"][0]["reference"], "Condition/dvt-1",
+        "the draft had no reason: the replacement cites the index DVT"
     );
 
     let card = render_safety(finding(
@@ -1005,6 +1014,7 @@ fn duplicate_anticoagulant_card() {
         SafetyFix::None,
     );
     f.evidence = vec![ev("Active warfarin order MedicationRequest/mr-old")];
+    f.related = vec![Ingredient::Warfarin];
     let card = render_safety(f);
     assert_eq!(
         card["summary"],

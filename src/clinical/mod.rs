@@ -46,6 +46,7 @@ pub fn assess(
         ruleset_version: rules.ruleset_version.clone(),
         moment,
         scope: Scope::NoIndexDvt,
+        index_condition_id: None,
         stratification: None,
         safety: Vec::new(),
     };
@@ -53,6 +54,7 @@ pub fn assess(
     let Some(episode) = scope::find_index(facts, rules, &clock) else {
         return assessment;
     };
+    assessment.index_condition_id = episode.index.condition_id.clone();
     let patient = patient::PatientContext::read(facts, rules, &clock);
     // §5 runs for every patient with an index DVT, whatever the stratification card does.
     assessment.safety = safety::run_checks(facts, rules, moment, &episode, &patient);

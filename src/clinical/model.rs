@@ -484,6 +484,10 @@ pub struct SafetyFinding {
     pub indicator: Indicator,
     /// `MedicationRequest/<id>` of the drafts concerned.
     pub orders: Vec<String>,
+    /// The ingredients of those drafts.
+    pub drafted: Vec<Ingredient>,
+    /// duplicate-anticoagulant: the other anticoagulants (active or drafted).
+    pub related: Vec<Ingredient>,
     /// One line per order or fact behind the finding (shown in the detail).
     pub evidence: Vec<Evidence>,
     pub fix: SafetyFix,
@@ -495,6 +499,8 @@ pub struct Assessment {
     pub ruleset_version: String,
     pub moment: Moment,
     pub scope: Scope,
+    /// The index DVT Condition's id, whenever there is an index DVT (safety cards cite it).
+    pub index_condition_id: Option<String>,
     /// Set only when `scope` is `InScope`.
     pub stratification: Option<Stratification>,
     /// Order-safety findings (run whenever an index-DVT Condition exists).

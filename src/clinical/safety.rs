@@ -43,6 +43,13 @@ fn draft_anticoagulants<'a>(
         .collect()
 }
 
+fn ingredients(drafts: &[&DraftAnticoagulant<'_>]) -> Vec<Ingredient> {
+    let mut out: Vec<Ingredient> = drafts.iter().map(|d| d.ingredient).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 pub fn run_checks(
     facts: &PatientFacts,
     rules: &Rules,
@@ -121,6 +128,8 @@ fn pregnancy_anticoagulant(
         check: SafetyCheck::PregnancyAnticoagulant,
         indicator: Indicator::Critical,
         orders,
+        drafted: ingredients(&bad),
+        related: Vec::new(),
         evidence,
         fix,
     })
@@ -146,6 +155,8 @@ fn renal_doac(
             check: SafetyCheck::RenalDoac,
             indicator: Indicator::Info,
             orders: doacs.iter().map(|d| d.reference.to_owned()).collect(),
+            drafted: ingredients(&doacs),
+            related: Vec::new(),
             evidence: vec![Evidence::new(
                 "no creatinine clearance or eGFR in the last 90 days: check renal function before a DOAC",
                 None,
@@ -224,6 +235,8 @@ fn renal_doac(
         check: SafetyCheck::RenalDoac,
         indicator: Indicator::Warning,
         orders,
+        drafted: ingredients(&below),
+        related: Vec::new(),
         evidence,
         fix,
     })
@@ -243,6 +256,8 @@ fn duplicate(
     rules: &Rules,
 ) -> Option<SafetyFinding> {
     let mut orders: Vec<String> = Vec::new();
+    let mut hits: Vec<&DraftAnticoagulant<'_>> = Vec::new();
+    let mut related: Vec<Ingredient> = Vec::new();
     let mut evidence: Vec<Evidence> = Vec::new();
     // Active on record (prophylactic regimens are not therapeutic anticoagulation).
     let active: Vec<(&MedicationOrderFact, Ingredient)> = facts
@@ -279,6 +294,7 @@ fn duplicate(
         for (m, ing) in &active {
             if *ing != d.ingredient && !is_bridge(*ing, d.ingredient) {
                 hit = true;
+                related.push(*ing);
                 let id =
                     m.id.as_ref()
                         .map(|i| format!("MedicationRequest/{i}"))
@@ -292,6 +308,7 @@ fn duplicate(
         for (reference, ing) in &all_drafts {
             if *reference != d.reference && *ing != d.ingredient && !is_bridge(*ing, d.ingredient) {
                 hit = true;
+                related.push(*ing);
                 evidence.push(Evidence::new(
                     format!(
                         "{} duplicates drafted {} {reference}",
@@ -304,9 +321,14 @@ fn duplicate(
         }
         if hit && !orders.iter().any(|o| o == d.reference) {
             orders.push(d.reference.to_owned());
+            hits.push(d);
         }
     }
+    related.sort();
+    related.dedup();
     (!orders.is_empty()).then_some(SafetyFinding {
+        drafted: ingredients(&hits),
+        related,
         check: SafetyCheck::DuplicateAnticoagulant,
         indicator: Indicator::Warning,
         orders,
@@ -370,9 +392,12 @@ fn short_duration(
         return None;
     }
     let orders: Vec<String> = short.iter().map(|(d, _)| d.reference.to_owned()).collect();
+    let concerned: Vec<&DraftAnticoagulant<'_>> = short.iter().map(|(d, _)| *d).collect();
     Some(SafetyFinding {
         check: SafetyCheck::ShortDuration,
         indicator: Indicator::Info,
+        drafted: ingredients(&concerned),
+        related: Vec::new(),
         evidence: short
             .iter()
             .map(|(d, t)| {

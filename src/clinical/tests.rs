@@ -935,7 +935,8 @@ fn metastatic_cancer_counts_twice_and_high_risk_individualizes() {
 
 #[test]
 fn bleeding_factors_from_conditions_labs_and_medications() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut PatientFacts)>)> = vec![
+    type Add = Box<dyn Fn(&mut PatientFacts)>;
+    let cases: Vec<(&str, Add)> = vec![
         (
             "previous-bleeding",
             Box::new(|f| {
