@@ -62,6 +62,16 @@ pub struct ServeArgs {
     #[arg(long, env = "DVT_CDS_SHUTDOWN_TIMEOUT_SECS", value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(0..=3_600))]
     pub shutdown_timeout_secs: Option<u64>,
+    /// Trusted JWT issuers, comma-separated ISSUER=JWKS_URL pairs (checked now; used once JWT auth exists)
+    #[arg(
+        long,
+        env = "DVT_CDS_TRUSTED_ISSUERS",
+        value_name = "ISSUER=JWKS_URL,..."
+    )]
+    pub trusted_issuers: Option<String>,
+    /// URL prefixes a token's `jku` may point to, comma-separated (checked now; used once JWT auth exists)
+    #[arg(long, env = "DVT_CDS_JKU_ALLOWLIST", value_name = "URL,...")]
+    pub jku_allowlist: Option<String>,
     /// Serve WITHOUT authentication on a non-loopback address (JWT auth is not implemented yet)
     #[arg(long)]
     pub insecure: bool,
@@ -80,6 +90,10 @@ pub struct Settings {
     pub auth: Option<AuthMode>,
     pub insecure: bool,
     pub fhir_budget: Duration,
+    /// `DVT_CDS_TRUSTED_ISSUERS` as (issuer, JWKS URL) pairs. Not used until JWT auth exists.
+    pub trusted_issuers: Vec<(String, String)>,
+    /// `DVT_CDS_JKU_ALLOWLIST`. Not used until JWT auth exists.
+    pub jku_allowlist: Vec<String>,
     pub shutdown_timeout: Duration,
     /// Worker threads (`None` = one per core).
     pub workers: Option<usize>,
@@ -95,12 +109,66 @@ pub enum SettingsError {
     #[error("DVT_CDS_PUBLIC_URL / --public-url `{0}`: expected an http:// or https:// URL")]
     PublicUrl(String),
     #[error(
+        "DVT_CDS_TRUSTED_ISSUERS / --trusted-issuers: `{0}`: expected comma-separated ISSUER=JWKS_URL \
+         pairs, the JWKS URL starting with http:// or https://"
+    )]
+    TrustedIssuers(String),
+    #[error(
+        "DVT_CDS_JKU_ALLOWLIST / --jku-allowlist: `{0}`: expected comma-separated URL prefixes \
+         starting with http:// or https://"
+    )]
+    JkuAllowlist(String),
+    #[error(
         "authentication is required ({reason}), but JWT authentication is not implemented in this \
          version (it comes in a later version). Refusing to start. Serve on a loopback address \
          (e.g. --bind 127.0.0.1:8080) with DVT_CDS_AUTH=off, or pass --insecure to serve WITHOUT \
          any authentication on a network you trust."
     )]
     AuthUnavailable { reason: String },
+}
+
+/// `http://` or `https://` followed by something without whitespace.
+fn is_http_url(url: &str) -> bool {
+    url.strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace))
+}
+
+/// Comma-separated items, blanks ignored (an empty variable means none).
+fn items(list: Option<&str>) -> impl Iterator<Item = &str> {
+    list.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+}
+
+fn parse_trusted_issuers(list: Option<&str>) -> Result<Vec<(String, String)>, SettingsError> {
+    items(list)
+        .map(|pair| {
+            let split = pair
+                .find("=https://")
+                .or_else(|| pair.find("=http://"))
+                .filter(|&at| at > 0)
+                .ok_or_else(|| SettingsError::TrustedIssuers(pair.to_owned()))?;
+            let (issuer, jwks) = (&pair[..split], &pair[split + 1..]);
+            if !is_http_url(jwks) {
+                return Err(SettingsError::TrustedIssuers(pair.to_owned()));
+            }
+            Ok((issuer.to_owned(), jwks.to_owned()))
+        })
+        .collect()
+}
+
+fn parse_jku_allowlist(list: Option<&str>) -> Result<Vec<String>, SettingsError> {
+    items(list)
+        .map(|prefix| {
+            if is_http_url(prefix) {
+                Ok(prefix.to_owned())
+            } else {
+                Err(SettingsError::JkuAllowlist(prefix.to_owned()))
+            }
+        })
+        .collect()
 }
 
 /// `./cds-services` if it exists in the current directory, else the directory shipped with
@@ -125,6 +193,8 @@ impl Default for Settings {
             auth: None,
             insecure: false,
             fhir_budget: Duration::from_millis(DEFAULT_FHIR_BUDGET_MS),
+            trusted_issuers: Vec::new(),
+            jku_allowlist: Vec::new(),
             shutdown_timeout: Duration::from_secs(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
             workers: None,
             fixed_now: None,
@@ -158,6 +228,8 @@ impl Settings {
             fhir_budget: args
                 .fhir_budget_ms
                 .map_or(defaults.fhir_budget, Duration::from_millis),
+            trusted_issuers: parse_trusted_issuers(args.trusted_issuers.as_deref())?,
+            jku_allowlist: parse_jku_allowlist(args.jku_allowlist.as_deref())?,
             shutdown_timeout: args
                 .shutdown_timeout_secs
                 .map_or(defaults.shutdown_timeout, Duration::from_secs),
@@ -165,13 +237,10 @@ impl Settings {
             fixed_now: None,
         };
         settings.bind_addrs()?;
-        if let Some(url) = &settings.public_url {
-            let rest = url
-                .strip_prefix("https://")
-                .or_else(|| url.strip_prefix("http://"));
-            if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
-                return Err(SettingsError::PublicUrl(url.clone()));
-            }
+        if let Some(url) = &settings.public_url
+            && !is_http_url(url)
+        {
+            return Err(SettingsError::PublicUrl(url.clone()));
         }
         Ok(settings)
     }
@@ -263,6 +332,52 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("DVT_CDS_AUTH=required")
+        );
+    }
+
+    #[test]
+    fn jwt_settings_are_checked_now() {
+        let args = ServeArgs {
+            trusted_issuers: Some(
+                "https://sandbox.cds-hooks.org=https://sandbox.cds-hooks.org/.well-known/jwks.json, \
+                 https://ehr.example.org/fhir=https://ehr.example.org/jwks?k=1"
+                    .into(),
+            ),
+            jku_allowlist: Some("https://ehr.example.org/.well-known/,".into()),
+            ..ServeArgs::default()
+        };
+        let s = Settings::from_args(args).unwrap();
+        assert_eq!(s.trusted_issuers.len(), 2);
+        assert_eq!(s.trusted_issuers[0].0, "https://sandbox.cds-hooks.org");
+        assert_eq!(s.trusted_issuers[1].1, "https://ehr.example.org/jwks?k=1");
+        assert_eq!(s.jku_allowlist, ["https://ehr.example.org/.well-known/"]);
+        let empty = ServeArgs {
+            trusted_issuers: Some(String::new()),
+            ..ServeArgs::default()
+        };
+        assert!(
+            Settings::from_args(empty)
+                .unwrap()
+                .trusted_issuers
+                .is_empty()
+        );
+        for bad in ["https://ehr.example.org", "=https://x/jwks", "iss=ftp://x"] {
+            let args = ServeArgs {
+                trusted_issuers: Some(bad.into()),
+                ..ServeArgs::default()
+            };
+            let msg = Settings::from_args(args).unwrap_err().to_string();
+            assert!(msg.contains("DVT_CDS_TRUSTED_ISSUERS"), "{bad}: {msg}");
+        }
+        let args = ServeArgs {
+            jku_allowlist: Some("ehr.example.org".into()),
+            ..ServeArgs::default()
+        };
+        assert!(
+            Settings::from_args(args)
+                .unwrap_err()
+                .to_string()
+                .contains("DVT_CDS_JKU_ALLOWLIST")
         );
     }
 

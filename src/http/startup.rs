@@ -138,6 +138,11 @@ impl Application {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{address}"));
+        if !settings.trusted_issuers.is_empty() || !settings.jku_allowlist.is_empty() {
+            tracing::warn!(
+                "DVT_CDS_TRUSTED_ISSUERS / DVT_CDS_JKU_ALLOWLIST are set but JWT authentication is not implemented in this version: they are checked and otherwise ignored"
+            );
+        }
         if auth == AuthDecision::InsecureNoAuth {
             tracing::warn!(
                 "serving WITHOUT authentication (--insecure): JWT authentication is not implemented in this version"

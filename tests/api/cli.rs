@@ -107,6 +107,8 @@ fn invalid_environment_values_are_refused() {
         ("DVT_CDS_AUTH", "maybe"),
         ("DVT_CDS_PUBLIC_URL", "ftp://example.org"),
         ("DVT_CDS_BIND", "not-an-address"),
+        ("DVT_CDS_TRUSTED_ISSUERS", "https://ehr.example.org"),
+        ("DVT_CDS_JKU_ALLOWLIST", "ehr.example.org/keys"),
     ] {
         let (ok, _, stderr) = run(&["serve"], &[(name, value)], None);
         assert!(!ok, "{name}={value} accepted");
