@@ -4,8 +4,9 @@
 //! HTTP request (`http`) → CDS Hooks request (`hook_request`) → prefetch (`prefetch`)
 //! → facts (`facts`) → assessment (`clinical`, pure) → cards (`cards`) → HTTP response.
 //! `pipeline` wires the arrows together for both the server and the `evaluate` command;
-//! `config` loads `cds-services/`.
+//! `config` loads `cds-services/`; `auth` verifies the CDS Hooks JWTs (used by `http`).
 
+pub mod auth;
 pub mod cards;
 pub mod cds_schema;
 pub mod clinical;

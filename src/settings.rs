@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use time::OffsetDateTime;
 
+use crate::auth::{self, SigningAlg};
 use crate::config::Config;
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -28,7 +29,7 @@ pub enum LogFormat {
 pub enum AuthMode {
     /// No authentication (allowed on a loopback bind; elsewhere only with `--insecure`).
     Off,
-    /// CDS Hooks JWT authentication (not implemented in this version: refuses to start).
+    /// CDS Hooks JWT authentication on discovery, hooks and feedback.
     Required,
 }
 
@@ -62,17 +63,27 @@ pub struct ServeArgs {
     #[arg(long, env = "DVT_CDS_SHUTDOWN_TIMEOUT_SECS", value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(0..=3_600))]
     pub shutdown_timeout_secs: Option<u64>,
-    /// Trusted JWT issuers, comma-separated ISSUER=JWKS_URL pairs (checked now; used once JWT auth exists)
+    /// Trusted JWT issuers, comma-separated ISSUER=JWKS_URL pairs
     #[arg(
         long,
         env = "DVT_CDS_TRUSTED_ISSUERS",
         value_name = "ISSUER=JWKS_URL,..."
     )]
     pub trusted_issuers: Option<String>,
-    /// URL prefixes a token's `jku` may point to, comma-separated (checked now; used once JWT auth exists)
+    /// URL prefixes a token's `jku` may point to, comma-separated
     #[arg(long, env = "DVT_CDS_JKU_ALLOWLIST", value_name = "URL,...")]
     pub jku_allowlist: Option<String>,
-    /// Serve WITHOUT authentication on a non-loopback address (JWT auth is not implemented yet)
+    /// JWT algorithms accepted besides ES384 and RS384: ES256 and/or RS256, comma-separated
+    #[arg(long, env = "DVT_CDS_JWT_EXTRA_ALGS", value_name = "ALG,...")]
+    pub jwt_extra_algs: Option<String>,
+    /// Maximum JWT lifetime (exp - iat) in seconds [default: 900]
+    #[arg(long, env = "DVT_CDS_JWT_MAX_LIFETIME_SECS", value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub jwt_max_lifetime_secs: Option<u64>,
+    /// Required JWT `tenant` claim value(s), comma-separated [default: not checked]
+    #[arg(long, env = "DVT_CDS_JWT_TENANT", value_name = "TENANT,...")]
+    pub jwt_tenant: Option<String>,
+    /// Allow DVT_CDS_AUTH=off on a non-loopback address (serves WITHOUT authentication)
     #[arg(long)]
     pub insecure: bool,
 }
@@ -90,10 +101,12 @@ pub struct Settings {
     pub auth: Option<AuthMode>,
     pub insecure: bool,
     pub fhir_budget: Duration,
-    /// `DVT_CDS_TRUSTED_ISSUERS` as (issuer, JWKS URL) pairs. Not used until JWT auth exists.
+    /// `DVT_CDS_TRUSTED_ISSUERS` as (issuer, JWKS URL) pairs.
     pub trusted_issuers: Vec<(String, String)>,
-    /// `DVT_CDS_JKU_ALLOWLIST`. Not used until JWT auth exists.
+    /// `DVT_CDS_JKU_ALLOWLIST`: URL prefixes (checked as parsed URLs).
     pub jku_allowlist: Vec<String>,
+    /// The other JWT settings (`DVT_CDS_JWT_*`).
+    pub jwt: JwtSettings,
     pub shutdown_timeout: Duration,
     /// Worker threads (`None` = one per core).
     pub workers: Option<usize>,
@@ -119,12 +132,49 @@ pub enum SettingsError {
     )]
     JkuAllowlist(String),
     #[error(
-        "authentication is required ({reason}), but JWT authentication is not implemented in this \
-         version (it comes in a later version). Refusing to start. Serve on a loopback address \
-         (e.g. --bind 127.0.0.1:8080) with DVT_CDS_AUTH=off, or pass --insecure to serve WITHOUT \
-         any authentication on a network you trust."
+        "DVT_CDS_JWT_EXTRA_ALGS / --jwt-extra-algs: `{0}`: only ES256 and RS256 can be added \
+         (ES384 and RS384 are always accepted; `none` and HMAC algorithms never are)"
     )]
-    AuthUnavailable { reason: String },
+    JwtExtraAlgs(String),
+    #[error(
+        "authentication is required ({reason}) but no client can be trusted: set \
+         DVT_CDS_TRUSTED_ISSUERS (ISSUER=JWKS_URL pairs) and/or DVT_CDS_JKU_ALLOWLIST, e.g. for the \
+         CDS Hooks sandbox DVT_CDS_TRUSTED_ISSUERS=https://sandbox.cds-hooks.org=https://sandbox.cds-hooks.org/.well-known/jwks.json. \
+         Refusing to start. (To serve WITHOUT authentication on a network you trust: \
+         DVT_CDS_AUTH=off and --insecure.)"
+    )]
+    NoTrustedClients { reason: String },
+    #[error(
+        "DVT_CDS_AUTH=off on `{bind}`, which is not a loopback address: refusing to serve without \
+         authentication. Configure JWT authentication (DVT_CDS_AUTH=required with \
+         DVT_CDS_TRUSTED_ISSUERS / DVT_CDS_JKU_ALLOWLIST), bind to 127.0.0.1, or pass --insecure to \
+         serve WITHOUT any authentication on a network you trust."
+    )]
+    InsecureNeeded { bind: String },
+}
+
+/// JWT settings besides the issuers and the `jku` allow-list.
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    /// `DVT_CDS_JWT_EXTRA_ALGS`: ES256 / RS256 on top of ES384 and RS384.
+    pub extra_algs: Vec<SigningAlg>,
+    /// `DVT_CDS_JWT_MAX_LIFETIME_SECS`: longest `exp - iat` accepted.
+    pub max_lifetime: Duration,
+    /// `DVT_CDS_JWT_TENANT`: accepted `tenant` values (empty: not checked).
+    pub tenants: Vec<String>,
+    /// JWKS fetching and caching (not configurable from outside; tests shorten it).
+    pub jwks: auth::JwksOptions,
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        JwtSettings {
+            extra_algs: Vec::new(),
+            max_lifetime: Duration::from_secs(auth::DEFAULT_MAX_LIFETIME_SECS),
+            tenants: Vec::new(),
+            jwks: auth::JwksOptions::default(),
+        }
+    }
 }
 
 /// `http://` or `https://` followed by something without whitespace.
@@ -162,11 +212,19 @@ fn parse_trusted_issuers(list: Option<&str>) -> Result<Vec<(String, String)>, Se
 fn parse_jku_allowlist(list: Option<&str>) -> Result<Vec<String>, SettingsError> {
     items(list)
         .map(|prefix| {
-            if is_http_url(prefix) {
+            if is_http_url(prefix) && auth::url_prefix::UrlPrefix::parse(prefix).is_ok() {
                 Ok(prefix.to_owned())
             } else {
                 Err(SettingsError::JkuAllowlist(prefix.to_owned()))
             }
+        })
+        .collect()
+}
+
+fn parse_extra_algs(list: Option<&str>) -> Result<Vec<SigningAlg>, SettingsError> {
+    items(list)
+        .map(|alg| {
+            SigningAlg::parse_extra(alg).ok_or_else(|| SettingsError::JwtExtraAlgs(alg.to_owned()))
         })
         .collect()
 }
@@ -195,6 +253,7 @@ impl Default for Settings {
             fhir_budget: Duration::from_millis(DEFAULT_FHIR_BUDGET_MS),
             trusted_issuers: Vec::new(),
             jku_allowlist: Vec::new(),
+            jwt: JwtSettings::default(),
             shutdown_timeout: Duration::from_secs(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
             workers: None,
             fixed_now: None,
@@ -209,6 +268,8 @@ pub enum AuthDecision {
     OffOnLoopback,
     /// `--insecure`: no authentication on a bind others can reach.
     InsecureNoAuth,
+    /// JWT authentication on discovery, hooks and feedback.
+    Required,
 }
 
 impl Settings {
@@ -230,6 +291,16 @@ impl Settings {
                 .map_or(defaults.fhir_budget, Duration::from_millis),
             trusted_issuers: parse_trusted_issuers(args.trusted_issuers.as_deref())?,
             jku_allowlist: parse_jku_allowlist(args.jku_allowlist.as_deref())?,
+            jwt: JwtSettings {
+                extra_algs: parse_extra_algs(args.jwt_extra_algs.as_deref())?,
+                max_lifetime: args
+                    .jwt_max_lifetime_secs
+                    .map_or(defaults.jwt.max_lifetime, Duration::from_secs),
+                tenants: items(args.jwt_tenant.as_deref())
+                    .map(str::to_owned)
+                    .collect(),
+                jwks: defaults.jwt.jwks,
+            },
             shutdown_timeout: args
                 .shutdown_timeout_secs
                 .map_or(defaults.shutdown_timeout, Duration::from_secs),
@@ -258,29 +329,42 @@ impl Settings {
         Ok(addrs)
     }
 
-    /// Whether the service may start without authentication. JWT authentication does not
-    /// exist yet, so `required` (explicit, or the default on a non-loopback bind) refuses to
-    /// start unless `--insecure` is given. Nothing pretends to authenticate.
+    /// Whether the bind address is loopback only.
+    pub fn is_loopback(&self) -> Result<bool, SettingsError> {
+        Ok(self.bind_addrs()?.iter().all(|a| a.ip().is_loopback()))
+    }
+
+    /// Secure by default: `DVT_CDS_AUTH` unset means `off` on a loopback bind and `required`
+    /// elsewhere; `off` on a non-loopback bind needs `--insecure`; `required` needs at least one
+    /// trusted issuer or `jku` allow-list entry.
     pub fn check_auth(&self) -> Result<AuthDecision, SettingsError> {
-        let loopback = self.bind_addrs()?.iter().all(|a| a.ip().is_loopback());
-        match (self.auth, loopback, self.insecure) {
-            (Some(AuthMode::Off) | None, true, _) => Ok(AuthDecision::OffOnLoopback),
-            (_, _, true) => Ok(AuthDecision::InsecureNoAuth),
-            (Some(AuthMode::Required), _, false) => Err(SettingsError::AuthUnavailable {
-                reason: "DVT_CDS_AUTH=required".to_owned(),
+        let loopback = self.is_loopback()?;
+        let mode = self.auth.unwrap_or(if loopback {
+            AuthMode::Off
+        } else {
+            AuthMode::Required
+        });
+        match mode {
+            AuthMode::Off if loopback => Ok(AuthDecision::OffOnLoopback),
+            AuthMode::Off if self.insecure => Ok(AuthDecision::InsecureNoAuth),
+            AuthMode::Off => Err(SettingsError::InsecureNeeded {
+                bind: self.bind.clone(),
             }),
-            (Some(AuthMode::Off), false, false) => Err(SettingsError::AuthUnavailable {
-                reason: format!(
-                    "`{}` is not a loopback address; DVT_CDS_AUTH=off there needs --insecure",
-                    self.bind
-                ),
-            }),
-            (None, false, false) => Err(SettingsError::AuthUnavailable {
-                reason: format!(
-                    "`{}` is not a loopback address, where DVT_CDS_AUTH defaults to required",
-                    self.bind
-                ),
-            }),
+            AuthMode::Required
+                if self.trusted_issuers.is_empty() && self.jku_allowlist.is_empty() =>
+            {
+                Err(SettingsError::NoTrustedClients {
+                    reason: if self.auth.is_some() {
+                        "DVT_CDS_AUTH=required".to_owned()
+                    } else {
+                        format!(
+                            "`{}` is not a loopback address, where DVT_CDS_AUTH defaults to required",
+                            self.bind
+                        )
+                    },
+                })
+            }
+            AuthMode::Required => Ok(AuthDecision::Required),
         }
     }
 }
@@ -309,11 +393,43 @@ mod tests {
     }
 
     #[test]
-    fn a_public_bind_refuses_to_start_unless_insecure() {
+    fn a_public_bind_requires_auth_and_trusted_clients() {
         let s = with_bind("0.0.0.0:8080");
         let msg = s.check_auth().unwrap_err().to_string();
-        assert!(msg.contains("not implemented"), "{msg}");
-        assert!(msg.contains("--insecure"), "{msg}");
+        assert!(msg.contains("DVT_CDS_TRUSTED_ISSUERS"), "{msg}");
+        assert!(msg.contains("defaults to required"), "{msg}");
+        // --insecure does not turn the default `required` off.
+        let insecure = Settings {
+            insecure: true,
+            ..s.clone()
+        };
+        assert!(insecure.check_auth().is_err());
+        let trusted = Settings {
+            trusted_issuers: vec![(
+                "https://ehr.example".into(),
+                "https://ehr.example/jwks".into(),
+            )],
+            ..s.clone()
+        };
+        assert_eq!(trusted.check_auth().unwrap(), AuthDecision::Required);
+        let jku_only = Settings {
+            jku_allowlist: vec!["https://ehr.example/keys/".into()],
+            ..s
+        };
+        assert_eq!(jku_only.check_auth().unwrap(), AuthDecision::Required);
+    }
+
+    #[test]
+    fn auth_off_on_a_public_bind_needs_insecure() {
+        let s = Settings {
+            auth: Some(AuthMode::Off),
+            ..with_bind("0.0.0.0:8080")
+        };
+        let msg = s.check_auth().unwrap_err().to_string();
+        assert!(
+            msg.contains("--insecure") && msg.contains("0.0.0.0:8080"),
+            "{msg}"
+        );
         let s = Settings {
             insecure: true,
             ..s
@@ -322,17 +438,80 @@ mod tests {
     }
 
     #[test]
-    fn auth_required_refuses_even_on_loopback() {
+    fn auth_required_on_loopback_needs_trusted_clients() {
         let s = Settings {
             auth: Some(AuthMode::Required),
             ..with_bind("127.0.0.1:8080")
         };
-        assert!(
-            s.check_auth()
-                .unwrap_err()
-                .to_string()
-                .contains("DVT_CDS_AUTH=required")
+        let msg = s.check_auth().unwrap_err().to_string();
+        assert!(msg.contains("DVT_CDS_AUTH=required"), "{msg}");
+        let s = Settings {
+            jku_allowlist: vec!["https://ehr.example/keys/".into()],
+            ..s
+        };
+        assert_eq!(s.check_auth().unwrap(), AuthDecision::Required);
+    }
+
+    #[test]
+    fn the_sandbox_one_liner_parses() {
+        let args = ServeArgs {
+            auth: Some(AuthMode::Required),
+            trusted_issuers: Some(
+                "https://sandbox.cds-hooks.org=https://sandbox.cds-hooks.org/.well-known/jwks.json"
+                    .into(),
+            ),
+            jku_allowlist: Some("https://sandbox.cds-hooks.org/.well-known/jwks.json".into()),
+            public_url: Some("https://cds.example.org".into()),
+            ..ServeArgs::default()
+        };
+        let s = Settings::from_args(args).unwrap();
+        assert_eq!(
+            s.trusted_issuers,
+            [(
+                "https://sandbox.cds-hooks.org".to_owned(),
+                "https://sandbox.cds-hooks.org/.well-known/jwks.json".to_owned()
+            )]
         );
+        assert_eq!(s.check_auth().unwrap(), AuthDecision::Required);
+        // An issuer with a port and a path; a JWKS URL with a query.
+        let args = ServeArgs {
+            trusted_issuers: Some(
+                "https://ehr.example:8443/fhir/r4=https://ehr.example:8443/keys?tenant=a".into(),
+            ),
+            ..ServeArgs::default()
+        };
+        let s = Settings::from_args(args).unwrap();
+        assert_eq!(s.trusted_issuers[0].0, "https://ehr.example:8443/fhir/r4");
+        assert_eq!(
+            s.trusted_issuers[0].1,
+            "https://ehr.example:8443/keys?tenant=a"
+        );
+    }
+
+    #[test]
+    fn jwt_options_are_parsed() {
+        let args = ServeArgs {
+            jwt_extra_algs: Some("ES256, RS256".into()),
+            jwt_max_lifetime_secs: Some(300),
+            jwt_tenant: Some("t-1,t-2".into()),
+            ..ServeArgs::default()
+        };
+        let s = Settings::from_args(args).unwrap();
+        assert_eq!(s.jwt.extra_algs, [SigningAlg::ES256, SigningAlg::RS256]);
+        assert_eq!(s.jwt.max_lifetime, Duration::from_secs(300));
+        assert_eq!(s.jwt.tenants, ["t-1", "t-2"]);
+        assert_eq!(
+            Settings::default().jwt.max_lifetime,
+            Duration::from_secs(900)
+        );
+        for bad in ["HS256", "none", "ES512", "es256"] {
+            let args = ServeArgs {
+                jwt_extra_algs: Some(bad.into()),
+                ..ServeArgs::default()
+            };
+            let msg = Settings::from_args(args).unwrap_err().to_string();
+            assert!(msg.contains("DVT_CDS_JWT_EXTRA_ALGS"), "{bad}: {msg}");
+        }
     }
 
     #[test]
@@ -361,7 +540,12 @@ mod tests {
                 .trusted_issuers
                 .is_empty()
         );
-        for bad in ["https://ehr.example.org", "=https://x/jwks", "iss=ftp://x"] {
+        for bad in [
+            "https://ehr.example.org",
+            "=https://x/jwks",
+            "iss=ftp://x",
+            "iss=https://",
+        ] {
             let args = ServeArgs {
                 trusted_issuers: Some(bad.into()),
                 ..ServeArgs::default()

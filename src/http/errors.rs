@@ -2,15 +2,18 @@
 //! one place (`impl ResponseError`).
 //!
 //! Body: `{"error": {"status": 400, "code": "schema-violation", "message": "…",
-//! "pointer": "/context/patientId"}}`, plus `line`/`column` (malformed JSON) or `missing`
-//! (412). Messages never quote request values. Internal errors are logged (without request
-//! content) and answered with a generic message.
+//! "pointer": "/context/patientId"}}`, plus `line`/`column` (malformed JSON), `missing`
+//! (412) or `reason` (401, with `WWW-Authenticate: Bearer error="invalid_token"`). Messages
+//! never quote request values (auth messages: at most a short excerpt of a claim, never the
+//! token). Internal errors are logged (without request content) and answered with a generic
+//! message.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{ALLOW, HeaderValue};
+use actix_web::http::header::{ALLOW, HeaderValue, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::auth::{AuthError, AuthFailure};
 use crate::cds_schema::SchemaViolation;
 use crate::hook_request::RequestError;
 use crate::pipeline::PipelineError;
@@ -49,6 +52,9 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the service is not ready yet")]
     NotReady,
+    /// JWT authentication failed (401; 503 when a shared replay store is unreachable).
+    #[error("{0}")]
+    Unauthorized(AuthError),
     /// A bug. The detail is logged, never sent.
     #[error("internal error")]
     Internal(&'static str),
@@ -69,6 +75,11 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload-too-large",
             ApiError::UnsupportedMediaType => "unsupported-media-type",
             ApiError::NotReady => "not-ready",
+            ApiError::Unauthorized(e) if e.reason == AuthFailure::ReplayStoreUnavailable => {
+                "replay-store-unavailable"
+            }
+            ApiError::Unauthorized(e) if e.reason == AuthFailure::MissingToken => "missing-token",
+            ApiError::Unauthorized(_) => "invalid-token",
             ApiError::Internal(_) => "internal-error",
         }
     }
@@ -143,6 +154,9 @@ struct ErrorDetail<'a> {
     column: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     missing: Option<&'a [String]>,
+    /// Why a token was refused (`invalid-token`), one of a fixed set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
 }
 
 impl ResponseError for ApiError {
@@ -158,6 +172,10 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unauthorized(e) if e.reason == AuthFailure::ReplayStoreUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -205,6 +223,10 @@ impl ResponseError for ApiError {
                 line,
                 column,
                 missing,
+                reason: match self {
+                    ApiError::Unauthorized(e) => Some(e.reason.as_str()),
+                    _ => None,
+                },
             },
         };
         let mut response = HttpResponse::build(status).json(body);
@@ -212,6 +234,12 @@ impl ResponseError for ApiError {
             response
                 .headers_mut()
                 .insert(ALLOW, HeaderValue::from_static(allow));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            );
         }
         response
     }

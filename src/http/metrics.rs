@@ -4,6 +4,7 @@
 //! ids (`unknown` otherwise), status codes, and the (static) codes of the cards'
 //! `extension["dvt-cds"]`.
 
+use crate::auth::AuthFailure;
 use crate::pipeline::HookOutcome;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
@@ -18,6 +19,7 @@ pub struct Metrics {
     registry: Registry,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
+    auth_failures: IntCounterVec,
     cards: IntCounterVec,
     feedback: IntCounterVec,
     accepted_suggestions: IntCounterVec,
@@ -64,6 +66,18 @@ impl Metrics {
                 &["route", "service", "status"],
             )?,
             http_duration,
+            auth_failures: {
+                let c = counter(
+                    &registry,
+                    "auth_failures_total",
+                    "Requests refused by JWT authentication, by reason (a fixed set).",
+                    &["reason"],
+                )?;
+                for reason in AuthFailure::ALL {
+                    c.with_label_values(&[reason.as_str()]);
+                }
+                c
+            },
             cards: counter(
                 &registry,
                 "cards_total",
@@ -105,6 +119,12 @@ impl Metrics {
         self.http_duration
             .with_label_values(&[route, service])
             .observe(seconds);
+    }
+
+    pub fn observe_auth_failure(&self, reason: AuthFailure) {
+        self.auth_failures
+            .with_label_values(&[reason.as_str()])
+            .inc();
     }
 
     /// Count what a successful hook call returned.

@@ -1,8 +1,9 @@
 //! The HTTP layer (actix-web): start-up, routes, errors, metrics.
 //!
 //! Arrow: **HTTP request** → CDS Hooks request. Everything about HTTP (media types, limits,
-//! status codes, CORS, logging, metrics) stays here; the clinical pipeline never sees it.
+//! status codes, CORS, JWT authentication, logging, metrics) stays here; the clinical pipeline never sees it.
 
+pub mod auth;
 pub mod body;
 pub mod errors;
 pub mod hooks;

@@ -11,9 +11,11 @@ use actix_web::http::header;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
+use super::auth::{self, AuthPolicy};
 use super::metrics::Metrics;
 use super::routes;
 use super::state::{AppState, discovery_document};
+use crate::auth::{AuthConfig, AuthConfigError, Authenticator};
 use crate::cds_schema::{SchemaError, SchemaViolation, Schemas};
 use crate::config::{Config, ConfigError};
 use crate::settings::{AuthDecision, Settings, SettingsError};
@@ -30,6 +32,8 @@ pub enum StartupError {
     Discovery(SchemaViolation),
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error("authentication: {0}")]
+    Auth(#[from] AuthConfigError),
     #[error("cannot install the SIGINT/SIGTERM handlers: {0}")]
     Signals(#[source] std::io::Error),
     #[error("cannot listen on `{bind}`: {source}")]
@@ -46,7 +50,8 @@ pub struct Application {
 }
 
 /// CORS for browser callers (the CDS Hooks sandbox): any origin; GET, POST, OPTIONS;
-/// `Authorization` and `Content-Type`. Preflights are answered here, before any auth.
+/// `Authorization` and `Content-Type`. Preflights are answered here, before any auth (the
+/// auth middleware is inside this one; its 401s get the CORS headers).
 fn cors() -> Cors {
     Cors::default()
         .allow_any_origin()
@@ -99,6 +104,47 @@ pub fn load_state(settings: &Settings) -> Result<AppState, StartupError> {
     ))
 }
 
+/// Say at start-up how requests are authenticated, loudly when they are not.
+fn log_auth(decision: AuthDecision, settings: &Settings, public_url: &str, policy: &AuthPolicy) {
+    match (decision, policy) {
+        (AuthDecision::OffOnLoopback, _) => tracing::warn!(
+            "authentication is OFF (DVT_CDS_AUTH=off or unset on a loopback bind): any local caller is trusted; set DVT_CDS_AUTH=required with DVT_CDS_TRUSTED_ISSUERS / DVT_CDS_JKU_ALLOWLIST to verify CDS Hooks JWTs"
+        ),
+        (AuthDecision::InsecureNoAuth, _) => tracing::warn!(
+            bind = %settings.bind,
+            "INSECURE: serving WITHOUT ANY AUTHENTICATION on a non-loopback address (DVT_CDS_AUTH=off --insecure): anyone who can reach this port is trusted; use only on a network you trust"
+        ),
+        (AuthDecision::Required, AuthPolicy::Required(authenticator)) => {
+            let issuers: Vec<&str> = settings
+                .trusted_issuers
+                .iter()
+                .map(|(issuer, _)| issuer.as_str())
+                .collect();
+            tracing::info!(
+                trusted_issuers = %issuers.join(", "),
+                jku_allowlist = %settings.jku_allowlist.join(", "),
+                algorithms = %authenticator.algorithms().join(", "),
+                max_lifetime_secs = settings.jwt.max_lifetime.as_secs(),
+                tenant_checked = !settings.jwt.tenants.is_empty(),
+                audience = %authenticator.audience("/cds-services/<id>"),
+                "JWT authentication required"
+            );
+            if settings.trusted_issuers.is_empty() {
+                tracing::warn!(
+                    "DVT_CDS_TRUSTED_ISSUERS is empty: any `iss` is accepted when the token's key comes from an allow-listed `jku`"
+                );
+            }
+            if settings.public_url.is_none() {
+                tracing::warn!(
+                    public_url = %public_url,
+                    "DVT_CDS_PUBLIC_URL is not set: tokens' `aud` must start with the bind address above; set it to the URL the EHRs call"
+                );
+            }
+        }
+        (AuthDecision::Required, AuthPolicy::Off) => {}
+    }
+}
+
 impl Application {
     pub fn build(settings: Settings) -> Result<Application, StartupError> {
         let auth = settings.check_auth()?;
@@ -112,11 +158,32 @@ impl Application {
             bind: settings.bind.clone(),
             source,
         })?;
+        let public_url = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{address}"));
+        let policy = web::Data::new(match auth {
+            AuthDecision::Required => {
+                AuthPolicy::Required(Box::new(Authenticator::new(AuthConfig {
+                    public_url: public_url.clone(),
+                    trusted_issuers: settings.trusted_issuers.clone(),
+                    jku_allowlist: settings.jku_allowlist.clone(),
+                    extra_algs: settings.jwt.extra_algs.clone(),
+                    max_lifetime: settings.jwt.max_lifetime,
+                    tenants: settings.jwt.tenants.clone(),
+                    jwks: settings.jwt.jwks.clone(),
+                })?))
+            }
+            AuthDecision::OffOnLoopback | AuthDecision::InsecureNoAuth => AuthPolicy::Off,
+        });
         state.set_ready(true);
         let shared = state.clone();
+        let shared_policy = policy.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(shared.clone())
+                .app_data(shared_policy.clone())
+                .wrap(from_fn(auth::authenticate))
                 .wrap(cors())
                 .wrap(from_fn(routes::observe))
                 .configure(routes::configure)
@@ -134,27 +201,14 @@ impl Application {
                 source,
             })?
             .run();
-        let public_url = settings
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{address}"));
-        if !settings.trusted_issuers.is_empty() || !settings.jku_allowlist.is_empty() {
-            tracing::warn!(
-                "DVT_CDS_TRUSTED_ISSUERS / DVT_CDS_JKU_ALLOWLIST are set but JWT authentication is not implemented in this version: they are checked and otherwise ignored"
-            );
-        }
-        if auth == AuthDecision::InsecureNoAuth {
-            tracing::warn!(
-                "serving WITHOUT authentication (--insecure): JWT authentication is not implemented in this version"
-            );
-        }
+        log_auth(auth, &settings, &public_url, policy.get_ref());
         tracing::info!(
             address = %address,
             public_url = %public_url,
             config_dir = %settings.config_dir.display(),
             services = state.config.services.len(),
             ruleset_version = %state.config.rules.ruleset_version,
-            auth = "off",
+            auth = if auth == AuthDecision::Required { "required" } else { "off" },
             max_body_bytes = settings.max_body_bytes,
             fhir_budget_ms = settings.fhir_budget.as_millis() as u64,
             "listening"

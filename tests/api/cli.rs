@@ -83,19 +83,108 @@ fn check_config_names_the_file_and_the_field() {
 
 #[test]
 fn serve_refuses_to_run_without_auth_off_loopback() {
+    // Off loopback DVT_CDS_AUTH defaults to required, which needs trusted clients.
     let (ok, _, stderr) = run(&["serve", "--bind", "0.0.0.0:0"], &[], None);
     assert!(!ok);
     assert!(
-        stderr.contains("not implemented") && stderr.contains("--insecure"),
+        stderr.contains("defaults to required") && stderr.contains("DVT_CDS_TRUSTED_ISSUERS"),
         "{stderr}"
     );
+    // `required` without issuers or a jku allow-list refuses, even on loopback.
     let (ok, _, stderr) = run(
         &["--bind", "127.0.0.1:0"],
         &[("DVT_CDS_AUTH", "required")],
         None,
     );
     assert!(!ok);
-    assert!(stderr.contains("DVT_CDS_AUTH=required"), "{stderr}");
+    assert!(
+        stderr.contains("DVT_CDS_AUTH=required") && stderr.contains("DVT_CDS_JKU_ALLOWLIST"),
+        "{stderr}"
+    );
+    // `off` on a non-loopback bind needs --insecure.
+    let (ok, _, stderr) = run(
+        &["serve", "--bind", "0.0.0.0:0"],
+        &[("DVT_CDS_AUTH", "off")],
+        None,
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("not a loopback address") && stderr.contains("--insecure"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn insecure_serves_without_auth_off_loopback_with_a_loud_warning() {
+    let server = ServerProcess::start(
+        &["--bind", "0.0.0.0:0", "--insecure"],
+        &[("DVT_CDS_AUTH", "off"), ("DVT_CDS_LOG_FORMAT", "json")],
+    );
+    let (status, lines) = server.stop();
+    assert!(status.success(), "{status:?}");
+    let warning = lines
+        .iter()
+        .find(|l| l.contains("WITHOUT ANY AUTHENTICATION"))
+        .unwrap_or_else(|| panic!("no warning: {lines:#?}"));
+    assert!(warning.contains("\"level\":\"WARN\""), "{warning}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"listening\"") && l.contains("\"auth\":\"off\"")),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn loopback_without_auth_warns_that_auth_is_off() {
+    let server = ServerProcess::start(
+        &["--bind", "127.0.0.1:0"],
+        &[("DVT_CDS_LOG_FORMAT", "json")],
+    );
+    let (status, lines) = server.stop();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("authentication is OFF") && l.contains("\"level\":\"WARN\"")),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn required_auth_with_a_trusted_issuer_serves_on_a_public_bind() {
+    let server = ServerProcess::start(
+        &["--bind", "0.0.0.0:0"],
+        &[
+            (
+                "DVT_CDS_TRUSTED_ISSUERS",
+                "https://ehr.example=https://ehr.example/jwks.json",
+            ),
+            ("DVT_CDS_PUBLIC_URL", "https://cds.example.org"),
+            ("DVT_CDS_LOG_FORMAT", "json"),
+        ],
+    );
+    let port = server.address.rsplit(':').next().unwrap().to_owned();
+    let url = format!("http://127.0.0.1:{port}/cds-services");
+    let response = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async { reqwest::get(url).await.unwrap().status().as_u16() });
+    let (status, lines) = server.stop();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(response, 401);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("JWT authentication required")
+                && l.contains("https://cds.example.org/cds-services/<id>")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"listening\"") && l.contains("\"auth\":\"required\"")),
+        "{lines:#?}"
+    );
 }
 
 #[test]
@@ -109,6 +198,12 @@ fn invalid_environment_values_are_refused() {
         ("DVT_CDS_BIND", "not-an-address"),
         ("DVT_CDS_TRUSTED_ISSUERS", "https://ehr.example.org"),
         ("DVT_CDS_JKU_ALLOWLIST", "ehr.example.org/keys"),
+        (
+            "DVT_CDS_JKU_ALLOWLIST",
+            "https://user:pw@ehr.example.org/keys",
+        ),
+        ("DVT_CDS_JWT_EXTRA_ALGS", "HS256"),
+        ("DVT_CDS_JWT_MAX_LIFETIME_SECS", "0"),
     ] {
         let (ok, _, stderr) = run(&["serve"], &[(name, value)], None);
         assert!(!ok, "{name}={value} accepted");
