@@ -167,10 +167,10 @@ fn rsa_modulus_ok(n: &str) -> bool {
 
 /// Whether `jwk` is a key for `alg`.
 fn key_fits(jwk: &Jwk, alg: SigningAlg) -> Result<(), String> {
-    if let Some(declared) = jwk.common.key_algorithm {
-        if declared.to_string() != alg.as_str() {
-            return Err(format!("the key is declared for {declared}"));
-        }
+    if let Some(declared) = jwk.common.key_algorithm
+        && declared.to_string() != alg.as_str()
+    {
+        return Err(format!("the key is declared for {declared}"));
     }
     if matches!(&jwk.common.public_key_use, Some(u) if *u != PublicKeyUse::Signature) {
         return Err("the key's `use` is not `sig`".to_owned());

@@ -1,6 +1,7 @@
 //! HTTP API tests: the real server on 127.0.0.1:0, talked to over HTTP (zero2prod style).
 //! One module per endpoint or concern; shared set-up in `helpers`.
 
+mod auth;
 mod cli;
 mod cors;
 mod discovery;
@@ -9,6 +10,7 @@ mod fixtures;
 mod health;
 mod helpers;
 mod hooks;
+mod jwt;
 mod metrics;
 mod openapi;
 mod phi;
