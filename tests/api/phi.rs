@@ -251,3 +251,143 @@ async fn no_patient_data_in_logs_error_bodies_or_metrics() {
         }
     }
 }
+
+/// The same with JWT authentication on: valid signed tokens, a replayed one, an expired one,
+/// one signed by an unknown key and a token-shaped string. No token (nor any part of one) and
+/// no `fhirAuthorization` token appears in the logs, the error bodies or the metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_in_logs_error_bodies_or_metrics_with_auth_on() {
+    use crate::jwt::{self, JwksServer, KEYS, claims, header, sign};
+
+    const ISSUER: &str = "https://ehr.example.org/fhir";
+    const BAD_TOKEN: &str = "eyJhbGciOiJFUzM4NCJ9.QkFELVRPS0VOLVFYWi01NTEw.c2lnLVFYWi03NzE5";
+    let jwks = JwksServer::start().await;
+    jwks.set("/jwks.json", jwt::jwks(&[&KEYS.es384, &KEYS.rs384]));
+    let issuers = format!("{ISSUER}={}", jwks.url("/jwks.json"));
+    let server = ServerProcess::start(
+        &["--bind", "127.0.0.1:0"],
+        &[
+            ("DVT_CDS_AUTH", "required"),
+            ("DVT_CDS_TRUSTED_ISSUERS", &issuers),
+            ("DVT_CDS_LOG_FORMAT", "json"),
+            ("RUST_LOG", "debug"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let select = "/cds-services/dvt-order-select";
+    let feedback_path = "/cds-services/dvt-order-select/feedback";
+    let url = |path: &str| format!("{}{path}", server.address);
+    let mut tokens = vec![BAD_TOKEN.to_owned()];
+    let mut token_for = |path: &str, key: &jwt::KeyPair, change: &dyn Fn(&mut Value)| {
+        let mut c = claims(ISSUER, &url(path));
+        change(&mut c);
+        let token = sign(&header(key, None), &c, &key.private);
+        tokens.push(token.clone());
+        token
+    };
+    let valid_select = token_for(select, &KEYS.es384, &|_| {});
+    let valid_fixture = token_for(select, &KEYS.rs384, &|_| {});
+    let valid_schema = token_for(select, &KEYS.es384, &|_| {});
+    let valid_feedback = token_for(feedback_path, &KEYS.rs384, &|_| {});
+    let valid_discovery = token_for("/cds-services", &KEYS.es384, &|_| {});
+    let expired = token_for(select, &KEYS.es384, &|c| {
+        c["iat"] = json!(jwt::now() - 1000);
+        c["exp"] = json!(jwt::now() - 700);
+    });
+    let stranger = token_for(select, &KEYS.stranger, &|_| {});
+
+    let post = |path: &str, token: &str, body: String| {
+        client
+            .post(url(path))
+            .header("Content-Type", "application/json")
+            .bearer_auth(token)
+            .body(body)
+    };
+    let mut bodies = Vec::new();
+    for (token, body, status) in [
+        (&valid_select, phi_request().to_string(), 200),
+        (&valid_fixture, phi_fixture().to_string(), 200),
+        (&valid_select, phi_request().to_string(), 401),
+        (&expired, phi_request().to_string(), 401),
+        (&stranger, phi_request().to_string(), 401),
+        (&BAD_TOKEN.to_owned(), phi_request().to_string(), 401),
+    ] {
+        let response = post(select, token, body).send().await.unwrap();
+        let got = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        assert_eq!(got, status, "{text}");
+        bodies.push(text);
+    }
+    let mut request = phi_request();
+    request["context"]["patientId"] = json!({"name": NAME_FAMILY, "mrn": MRN});
+    let response = post(select, &valid_schema, request.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    bodies.push(response.text().await.unwrap());
+    let feedback = json!({"feedback": [{"card": "0b6e0f4c-7a0e-4e0b-9d7e-6d1c1f1e2a3b",
+        "outcome": "overridden", "overrideReason": {"userComment": COMMENT},
+        "outcomeTimestamp": "2026-03-01T10:00:00Z"}]});
+    let response = post(feedback_path, &valid_feedback, feedback.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    bodies.push(response.text().await.unwrap());
+    let response = client
+        .get(url("/cds-services"))
+        .bearer_auth(&valid_discovery)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let response = client
+        .get(url("/cds-services"))
+        .bearer_auth(BAD_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    bodies.push(response.text().await.unwrap());
+
+    let metrics = client
+        .get(url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (status, logs) = server.stop();
+    assert!(status.success(), "graceful stop: {status:?}");
+    assert!(
+        logs.iter()
+            .filter(|l| l.contains("authentication failed"))
+            .count()
+            >= 5,
+        "the auth failures were logged: {logs:#?}"
+    );
+    assert!(logs.iter().any(|l| l.contains("JWKS fetched")), "{logs:#?}");
+    // Every token, and each of its header, claims and signature parts.
+    let mut secrets: Vec<String> = SECRETS.iter().map(|s| (*s).to_owned()).collect();
+    for token in &tokens {
+        secrets.push(token.clone());
+        secrets.extend(token.split('.').filter(|p| p.len() > 8).map(str::to_owned));
+    }
+    for secret in &secrets {
+        for body in &bodies {
+            assert!(
+                !body.contains(secret.as_str()),
+                "`{secret}` in an error body: {body}"
+            );
+        }
+        assert!(!metrics.contains(secret.as_str()), "`{secret}` in /metrics");
+        for line in &logs {
+            assert!(
+                !line.contains(secret.as_str()),
+                "`{secret}` in the logs: {line}"
+            );
+        }
+    }
+}
