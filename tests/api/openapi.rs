@@ -39,7 +39,7 @@ async fn openapi_json_is_an_openapi_3_document_covering_every_endpoint() {
         );
     }
     let hook = &paths["/cds-services/dvt-order-select"]["post"]["responses"];
-    for status in ["200", "400", "404", "412", "413", "415"] {
+    for status in ["200", "400", "401", "404", "412", "413", "415"] {
         assert!(
             hook.get(status).is_some(),
             "hook response {status} documented"
