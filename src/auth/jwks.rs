@@ -52,6 +52,8 @@ struct Entry {
     failed_at: Option<Instant>,
     /// Last fetch caused by an unknown `kid` (rate-limited).
     kid_refreshed_at: Option<Instant>,
+    /// Why the last fetch failed.
+    last_error: Option<String>,
 }
 
 impl Entry {
@@ -73,6 +75,14 @@ impl std::fmt::Debug for JwksCache {
         f.debug_struct("JwksCache")
             .field("options", &self.options)
             .finish_non_exhaustive()
+    }
+}
+
+/// A JWKS URL for the logs: configured or allow-listed, so not secret, but bounded.
+fn loggable(url: &str) -> &str {
+    match url.char_indices().nth(200) {
+        Some((at, _)) => &url[..at],
+        None => url,
     }
 }
 
@@ -138,9 +148,17 @@ impl JwksCache {
             return Ok(key.clone());
         }
         if entry.fetched_at.is_none() {
+            let why = entry.last_error.as_deref().unwrap_or("failed");
             return Err(unavailable(
                 url,
-                "the last attempt failed; it is retried after a few seconds",
+                &if fetched_now {
+                    why.to_owned()
+                } else {
+                    format!(
+                        "{why} (the next attempt is in at most {} s)",
+                        self.options.failure_backoff.as_secs()
+                    )
+                },
             ));
         }
         // An unknown kid may mean the client rotated its keys: fetch again, at most once per
@@ -171,14 +189,16 @@ impl JwksCache {
     async fn refresh(&self, url: &str, entry: &mut Entry) {
         match self.fetch(url).await {
             Ok(keys) => {
-                tracing::info!(jwks.keys = keys.len(), "JWKS fetched");
+                tracing::info!(jwks.url = %loggable(url), jwks.keys = keys.len(), "JWKS fetched");
                 entry.keys = keys;
                 entry.fetched_at = Some(Instant::now());
                 entry.failed_at = None;
+                entry.last_error = None;
             }
             Err(why) => {
-                tracing::warn!(error = %why, "JWKS fetch failed");
+                tracing::warn!(jwks.url = %loggable(url), error = %why, "JWKS fetch failed");
                 entry.failed_at = Some(Instant::now());
+                entry.last_error = Some(why);
             }
         }
     }
@@ -192,9 +212,11 @@ impl JwksCache {
             .await
             .map_err(|e| {
                 if e.is_timeout() {
-                    "timed out".to_owned()
+                    format!("timed out after {} s", self.options.timeout.as_secs())
+                } else if e.is_connect() {
+                    "the connection failed".to_owned()
                 } else {
-                    "connection failed".to_owned()
+                    "the request failed".to_owned()
                 }
             })?;
         if !response.status().is_success() {

@@ -783,3 +783,46 @@ async fn auth_failures_are_counted_by_reason_without_tokens() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_unreachable_jwks_is_a_401_that_recovers() {
+    // The JWKS answers 404 until it is published.
+    let path_missing = JwksServer::start().await;
+    let t = AuthApp {
+        app: spawn_app_with(|s| {
+            s.auth = Some(AuthMode::Required);
+            s.trusted_issuers = vec![(ISSUER.to_owned(), path_missing.url(ISSUER_JWKS))];
+            s.jwt.jwks.failure_backoff = std::time::Duration::from_millis(300);
+        })
+        .await,
+        jwks: path_missing,
+    };
+    let token = t.token(&KEYS.es384, HOOK);
+    expect_401(
+        t.call(HOOK, Some(&token)).await,
+        "jwks-unavailable",
+        "HTTP 404",
+        Some(&token),
+    )
+    .await;
+    // Within the back-off: not fetched again.
+    let token = t.token(&KEYS.es384, HOOK);
+    expect_401(
+        t.call(HOOK, Some(&token)).await,
+        "jwks-unavailable",
+        "next attempt",
+        Some(&token),
+    )
+    .await;
+    assert_eq!(t.jwks.hits(ISSUER_JWKS), 1);
+    t.jwks.set(ISSUER_JWKS, jwt::jwks(&[&KEYS.es384]));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(
+        t.call(HOOK, Some(&t.token(&KEYS.es384, HOOK)))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(t.jwks.hits(ISSUER_JWKS), 2);
+}
