@@ -3,7 +3,7 @@
 // nothing else).
 //
 // Query string (for links and the browser test): scenario=<category/name>, hook=order-select|
-// order-sign, redate=0|1, autorun=1, and form values: ddimer, ddimerUnit, length, lengthUnit,
+// order-sign, redate=0|1, autorun=1, expand=1 (open the recommended suggestion), and form values: ddimer, ddimerUnit, length, lengthUnit,
 // diameter, diameterUnit, egfr, crcl, age, cancer=0|1, pregnancy=0|1, veins=<key,key>.
 
 import { D_DIMER_UNITS, VEINS, applyEdits, clone, daysBetween, extractFacts, setHook, shiftDates, uuid } from "./edit.js";
@@ -312,6 +312,16 @@ function applyQueryFacts(params) {
   }
 }
 
+/** Open the first recommended suggestion and its first resource (for screenshots). */
+function expandRecommended() {
+  const button = document.querySelector(".suggestion-button.recommended");
+  if (!button) return;
+  button.click();
+  const panel = document.getElementById(button.getAttribute("aria-controls"));
+  const details = panel && panel.querySelector("details");
+  if (details) details.open = true;
+}
+
 function fail(message) {
   say("request-status", message);
   setStatus("error");
@@ -373,7 +383,10 @@ async function main() {
       return;
     }
     applyQueryFacts(params);
-    if (params.get("autorun") === "1") await send();
+    if (params.get("autorun") === "1") {
+      await send();
+      if (params.get("expand") === "1") expandRecommended();
+    }
   }
 }
 
