@@ -5,6 +5,7 @@
 // Query string (for links and the browser test): scenario=<category/name>, hook=order-select|
 // order-sign, redate=0|1, autorun=1, expand=1 (open the recommended suggestion), and form values: ddimer, ddimerUnit, length, lengthUnit,
 // diameter, diameterUnit, egfr, crcl, age, cancer=0|1, pregnancy=0|1, veins=<key,key>.
+// A fragment #request=<URI-encoded JSON> loads that request instead of a scenario.
 
 import { D_DIMER_UNITS, VEINS, applyEdits, clone, daysBetween, extractFacts, setHook, shiftDates, uuid } from "./edit.js";
 import { renderCards, renderError } from "./cards.js";
@@ -370,7 +371,21 @@ async function main() {
   }
   setStatus("ready");
   const wanted = params.get("scenario");
-  if (wanted) {
+  const hash = window.location.hash;
+  if (hash.startsWith("#request=")) {
+    // A request in the URL fragment (never sent to the server): a pasted request as a link.
+    try {
+      const request = JSON.parse(decodeURIComponent(hash.slice("#request=".length)));
+      $("paste").value = JSON.stringify(request, null, 2);
+      useRequest(request, null);
+      say("request-status", "Using the request from the link.");
+    } catch (e) {
+      fail(`The request in the link is not usable: ${e.message}`);
+      return;
+    }
+    applyQueryFacts(params);
+    if (params.get("autorun") === "1") await send();
+  } else if (wanted) {
     $("scenario").value = wanted;
     try {
       await loadScenario(wanted);

@@ -476,3 +476,69 @@ fn check_png(path: &Path, width: u32, height: u32) {
     let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
     assert_eq!((w, h), (width, height));
 }
+
+/// `encodeURIComponent` (the page decodes the `#request=` fragment with `decodeURIComponent`).
+fn uri_component(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'!'
+            | b'~'
+            | b'*'
+            | b'\''
+            | b'('
+            | b')' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Request text that reaches a card's Markdown detail (a draft's medication text, the index
+/// Condition's display) is shown as text: no element, no handler, no `javascript:` link.
+#[tokio::test]
+async fn html_and_markdown_in_request_text_stay_text_in_chromium() {
+    let base = spawn(|_| {});
+    let id = "order-safety/pregnancy-rivaroxaban-critical";
+    let mut request: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("fhir-fixtures/{id}.request.json")).unwrap(),
+    )
+    .unwrap();
+    let evil = "<img src=x onerror=\"document.body.dataset.pwned=1\"> **not bold** \
+                [x](javascript:document.body.dataset.pwned=3) \
+                <script>document.body.dataset.pwned=2</script>";
+    request["context"]["draftOrders"]["entry"][0]["resource"]["medicationCodeableConcept"]["text"] =
+        Value::from(evil);
+    let url = format!(
+        "{base}/playground?autorun=1&redate=0#request={}",
+        uri_component(&request.to_string())
+    );
+    let run = tokio::task::spawn_blocking(move || run_chromium(&url, &["--dump-dom"]))
+        .await
+        .unwrap();
+    let dom = &run.stdout;
+    assert!(dom.contains("data-status=\"done\""), "{dom}");
+    let results = &dom[dom.find("id=\"results\"").expect("the results region")..];
+    let results = &results[..results.find("id=\"raw-request\"").unwrap()];
+    assert!(
+        results
+            .contains("&lt;img src=x onerror=\"document.body.dataset.pwned=1\"&gt; **not bold**"),
+        "the text is not shown as text: {results}"
+    );
+    for forbidden in [
+        "<img",
+        "<script",
+        "href=\"javascript:",
+        "<strong>not bold",
+        "pwned=\"",
+    ] {
+        assert!(!results.contains(forbidden), "{forbidden} in {results}");
+    }
+    assert!(!dom.contains("data-pwned"), "a handler ran");
+    assert_eq!(rendered_cards(dom)[0].0, "critical");
+    assert_clean_console(&run);
+}
