@@ -4,7 +4,8 @@
 //
 // Query string (for links and the browser test): scenario=<category/name>, hook=order-select|
 // order-sign, redate=0|1, autorun=1, expand=1 (open the recommended suggestion), and form values: ddimer, ddimerUnit, length, lengthUnit,
-// diameter, diameterUnit, egfr, crcl, age, cancer=0|1, pregnancy=0|1, veins=<key,key>.
+// diameter, diameterUnit, egfr, crcl, age, cancer=0|1, pregnancy=0|1, veins=<key,key>,
+// add=<draft,draft> (apixaban, rivaroxaban, enoxaparin, warfarin, acetaminophen, duplex).
 // A fragment #request=<URI-encoded JSON> loads that request instead of a scenario.
 
 import { D_DIMER_UNITS, VEINS, applyEdits, clone, daysBetween, extractFacts, setHook, shiftDates, uuid } from "./edit.js";
@@ -306,6 +307,10 @@ function applyQueryFacts(params) {
   if (params.has("veins")) {
     const keys = params.get("veins").split(",");
     for (const input of document.querySelectorAll("input[name=veins]")) input.checked = keys.includes(input.value);
+  }
+  if (params.has("add")) {
+    state.added = params.get("add").split(",").filter((key) => key !== "");
+    renderAdded();
   }
   const hook = params.get("hook");
   if (hook === "order-select" || hook === "order-sign") {
