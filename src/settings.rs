@@ -32,6 +32,18 @@ pub enum AuthMode {
     Required,
 }
 
+/// `DVT_CDS_PLAYGROUND`: whether `/playground` (the built-in test page) is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum PlaygroundMode {
+    /// On when authentication is off, off when it is required (default).
+    #[default]
+    Auto,
+    /// Always served.
+    On,
+    /// Never served (404).
+    Off,
+}
+
 /// Flags of `serve` (also accepted without the subcommand). Every flag has its env variable.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
@@ -75,6 +87,9 @@ pub struct ServeArgs {
     /// Serve WITHOUT authentication on a non-loopback address (JWT auth is not implemented yet)
     #[arg(long)]
     pub insecure: bool,
+    /// The /playground test page: auto (on when auth is off), on, off [default: auto]
+    #[arg(long, env = "DVT_CDS_PLAYGROUND", value_enum)]
+    pub playground: Option<PlaygroundMode>,
 }
 
 /// Everything the server needs, typed and checked.
@@ -100,6 +115,8 @@ pub struct Settings {
     /// Test hook: evaluate hooks at this instant instead of the real clock. Never set from
     /// the command line or the environment.
     pub fixed_now: Option<OffsetDateTime>,
+    /// `DVT_CDS_PLAYGROUND` (see [`Settings::playground_enabled`]).
+    pub playground: PlaygroundMode,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +215,7 @@ impl Default for Settings {
             shutdown_timeout: Duration::from_secs(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
             workers: None,
             fixed_now: None,
+            playground: PlaygroundMode::Auto,
         }
     }
 }
@@ -235,6 +253,7 @@ impl Settings {
                 .map_or(defaults.shutdown_timeout, Duration::from_secs),
             workers: None,
             fixed_now: None,
+            playground: args.playground.unwrap_or_default(),
         };
         settings.bind_addrs()?;
         if let Some(url) = &settings.public_url
@@ -256,6 +275,28 @@ impl Settings {
             return Err(SettingsError::Bind(self.bind.clone()));
         }
         Ok(addrs)
+    }
+
+    /// Whether authentication is required: `DVT_CDS_AUTH` as given, else its default for the
+    /// bind (`required` unless every bind address is loopback; an unresolvable bind counts as
+    /// required). `--insecure` does not change the answer.
+    pub fn auth_required(&self) -> bool {
+        match self.auth {
+            Some(mode) => mode == AuthMode::Required,
+            None => !self
+                .bind_addrs()
+                .is_ok_and(|addrs| addrs.iter().all(|a| a.ip().is_loopback())),
+        }
+    }
+
+    /// Whether `/playground` is served: `DVT_CDS_PLAYGROUND=on|off`, or with `auto` only
+    /// when authentication is not required.
+    pub fn playground_enabled(&self) -> bool {
+        match self.playground {
+            PlaygroundMode::On => true,
+            PlaygroundMode::Off => false,
+            PlaygroundMode::Auto => !self.auth_required(),
+        }
     }
 
     /// Whether the service may start without authentication. JWT authentication does not

@@ -12,6 +12,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
 use super::metrics::Metrics;
+use super::playground;
 use super::routes;
 use super::state::{AppState, discovery_document};
 use crate::cds_schema::{SchemaError, SchemaViolation, Schemas};
@@ -114,12 +115,14 @@ impl Application {
         })?;
         state.set_ready(true);
         let shared = state.clone();
+        let playground_enabled = settings.playground_enabled();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(shared.clone())
                 .wrap(cors())
                 .wrap(from_fn(routes::observe))
                 .configure(routes::configure)
+                .configure(|cfg| playground::configure(cfg, playground_enabled))
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
@@ -157,6 +160,7 @@ impl Application {
             auth = "off",
             max_body_bytes = settings.max_body_bytes,
             fhir_budget_ms = settings.fhir_budget.as_millis() as u64,
+            playground = playground_enabled,
             "listening"
         );
         Ok(Application { address, server })
