@@ -33,6 +33,18 @@ pub enum AuthMode {
     Required,
 }
 
+/// `DVT_CDS_PLAYGROUND`: whether `/playground` (the built-in test page) is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum PlaygroundMode {
+    /// On when authentication is off, off when it is required (default).
+    #[default]
+    Auto,
+    /// Always served.
+    On,
+    /// Never served (404).
+    Off,
+}
+
 /// Flags of `serve` (also accepted without the subcommand). Every flag has its env variable.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
@@ -86,6 +98,9 @@ pub struct ServeArgs {
     /// Allow DVT_CDS_AUTH=off on a non-loopback address (serves WITHOUT authentication)
     #[arg(long)]
     pub insecure: bool,
+    /// The /playground test page: auto (on when auth is off), on, off [default: auto]
+    #[arg(long, env = "DVT_CDS_PLAYGROUND", value_enum)]
+    pub playground: Option<PlaygroundMode>,
 }
 
 /// Everything the server needs, typed and checked.
@@ -113,6 +128,8 @@ pub struct Settings {
     /// Test hook: evaluate hooks at this instant instead of the real clock. Never set from
     /// the command line or the environment.
     pub fixed_now: Option<OffsetDateTime>,
+    /// `DVT_CDS_PLAYGROUND` (see [`Settings::playground_enabled`]).
+    pub playground: PlaygroundMode,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -257,6 +274,7 @@ impl Default for Settings {
             shutdown_timeout: Duration::from_secs(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
             workers: None,
             fixed_now: None,
+            playground: PlaygroundMode::Auto,
         }
     }
 }
@@ -306,6 +324,7 @@ impl Settings {
                 .map_or(defaults.shutdown_timeout, Duration::from_secs),
             workers: None,
             fixed_now: None,
+            playground: args.playground.unwrap_or_default(),
         };
         settings.bind_addrs()?;
         if let Some(url) = &settings.public_url
@@ -332,6 +351,28 @@ impl Settings {
     /// Whether the bind address is loopback only.
     pub fn is_loopback(&self) -> Result<bool, SettingsError> {
         Ok(self.bind_addrs()?.iter().all(|a| a.ip().is_loopback()))
+    }
+
+    /// Whether authentication is required: `DVT_CDS_AUTH` as given, else its default for the
+    /// bind (`required` unless every bind address is loopback; an unresolvable bind counts as
+    /// required). `--insecure` does not change the answer.
+    pub fn auth_required(&self) -> bool {
+        match self.auth {
+            Some(mode) => mode == AuthMode::Required,
+            None => !self
+                .bind_addrs()
+                .is_ok_and(|addrs| addrs.iter().all(|a| a.ip().is_loopback())),
+        }
+    }
+
+    /// Whether `/playground` is served: `DVT_CDS_PLAYGROUND=on|off`, or with `auto` only
+    /// when authentication is not required.
+    pub fn playground_enabled(&self) -> bool {
+        match self.playground {
+            PlaygroundMode::On => true,
+            PlaygroundMode::Off => false,
+            PlaygroundMode::Auto => !self.auth_required(),
+        }
     }
 
     /// Secure by default: `DVT_CDS_AUTH` unset means `off` on a loopback bind and `required`

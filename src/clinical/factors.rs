@@ -550,10 +550,8 @@ fn unprovoked(i: &FactorInputs<'_>) -> Presence {
             .map(condition_evidence),
     );
     if provoking.is_empty() {
-        Presence::Present(vec![Evidence::new(
-            "no provoking factor recorded (surgery, hospital stay, cancer, pregnancy/postpartum, estrogen, immobility, COVID-19, leg injury)",
-            None,
-        )])
+        // The card explains the derivation (`Note::UnprovokedDerived`).
+        Presence::Present(vec![Evidence::new("no provoking factor recorded", None)])
     } else {
         Presence::Absent(provoking)
     }

@@ -205,8 +205,14 @@ pub fn find_index<'a>(
     })
 }
 
+/// Distinct vein sites: a SNOMED vein by its code (what the card names), another system's
+/// code as `system|code`.
 fn push_vein(veins: &mut Vec<(String, VeinKind)>, code: &Code, kind: VeinKind) {
-    let key = format!("{}|{}", code.system, code.code.trim());
+    let key = if code.system == crate::config::codes::SNOMED {
+        code.code.trim().to_owned()
+    } else {
+        format!("{}|{}", code.system, code.code.trim())
+    };
     if !veins.iter().any(|(k, _)| *k == key) {
         veins.push((key, kind));
     }

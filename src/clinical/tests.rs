@@ -295,6 +295,11 @@ fn ambiguous_code_needs_distal_only_sites() {
     f.conditions[0].body_sites = vec![sct("397427005"), sct("7771000")];
     let s = strat(&f);
     assert_eq!(s.index.legs, Legs::Left);
+    // The laterality code is never a vein; the vein is kept by its SNOMED code.
+    assert_eq!(
+        s.index.veins,
+        vec![("397427005".to_owned(), VeinKind::Muscular)]
+    );
     // A proximal site as well: not an index DVT.
     f.conditions[0].body_sites.push(sct("56849005"));
     assert_eq!(run(&f, Moment::Selection).scope, Scope::NoIndexDvt);

@@ -8,6 +8,7 @@ pub mod body;
 pub mod errors;
 pub mod hooks;
 pub mod metrics;
+pub mod playground;
 pub mod routes;
 pub mod startup;
 pub mod state;

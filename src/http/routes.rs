@@ -33,7 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(get_resource("/openapi.json", openapi));
 }
 
-fn get_resource<F, Args>(path: &str, handler: F) -> Resource
+pub(super) fn get_resource<F, Args>(path: &str, handler: F) -> Resource
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,

@@ -13,6 +13,7 @@ use actix_web::{App, HttpServer, web};
 
 use super::auth::{self, AuthPolicy};
 use super::metrics::Metrics;
+use super::playground;
 use super::routes;
 use super::state::{AppState, discovery_document};
 use crate::auth::{AuthConfig, AuthConfigError, Authenticator};
@@ -179,6 +180,7 @@ impl Application {
         state.set_ready(true);
         let shared = state.clone();
         let shared_policy = policy.clone();
+        let playground_enabled = settings.playground_enabled();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(shared.clone())
@@ -187,6 +189,7 @@ impl Application {
                 .wrap(cors())
                 .wrap(from_fn(routes::observe))
                 .configure(routes::configure)
+                .configure(|cfg| playground::configure(cfg, playground_enabled))
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
@@ -211,6 +214,7 @@ impl Application {
             auth = if auth == AuthDecision::Required { "required" } else { "off" },
             max_body_bytes = settings.max_body_bytes,
             fhir_budget_ms = settings.fhir_budget.as_millis() as u64,
+            playground = playground_enabled,
             "listening"
         );
         Ok(Application { address, server })

@@ -290,3 +290,50 @@ fn evaluate_prints_the_response_json() {
     assert!(stdout.contains("\n  "), "pretty-printed");
     assert_ne!(response, json!(null));
 }
+
+/// Site configuration is data: raising a threshold in `cds-services/thresholds.toml` changes
+/// the answer of the same binary, without recompiling.
+#[test]
+fn a_threshold_changed_in_cds_services_changes_the_answer() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fhir-fixtures/boundaries/thrombus-length-5.0cm-not-present.request.json");
+    let fixture = fixture.display().to_string();
+    let recommendation = |dir: &str| {
+        let (ok, stdout, stderr) = run(
+            &[
+                "evaluate",
+                &fixture,
+                "--now",
+                "2026-11-20T12:00:00Z",
+                "--config-dir",
+                dir,
+            ],
+            &[],
+            None,
+        );
+        assert!(ok, "{stderr}");
+        let response: Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+        let ext = &response["cards"][0]["extension"]["dvt-cds"];
+        (
+            ext["recommendation"].as_str().unwrap_or("").to_owned(),
+            ext["extensionRiskFactors"].clone(),
+        )
+    };
+    let shipped = recommendation(&config_dir());
+    assert_eq!(shipped.0, "serial-imaging", "5.0 cm is not > 5 cm");
+
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(Config::default_dir()).unwrap().flatten() {
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        }
+    }
+    let thresholds = dir.path().join("thresholds.toml");
+    let text = std::fs::read_to_string(&thresholds).unwrap();
+    let lowered = text.replace("thrombus-length-cm = 5.0", "thrombus-length-cm = 4.5");
+    assert_ne!(text, lowered, "the shipped file states the 5 cm threshold");
+    std::fs::write(&thresholds, lowered).unwrap();
+    let site = recommendation(&dir.path().display().to_string());
+    assert_eq!(site.0, "anticoagulate");
+    assert_eq!(site.1, json!(["thrombus-length"]));
+}
