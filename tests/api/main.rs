@@ -4,7 +4,9 @@
 mod cli;
 mod cors;
 mod discovery;
+mod fallback;
 mod feedback;
+mod fhir_stub;
 mod fixtures;
 mod health;
 mod helpers;
