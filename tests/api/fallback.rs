@@ -493,26 +493,12 @@ async fn a_template_the_context_cannot_fill_is_not_fetched() {
     let (request, now) = fixture(FIXTURE);
     let stub = StubFhir::start(&request, Behaviour::default());
     // A site's services.toml narrowing `encounters` to the hook's encounter.
-    let config = tempfile::tempdir().unwrap();
-    let shipped = distal_dvt_cds::config::Config::default_dir();
-    for entry in std::fs::read_dir(&shipped).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_file() {
-            std::fs::copy(&path, config.path().join(entry.file_name())).unwrap();
-        } else if path.is_dir() {
-            let dir = config.path().join(entry.file_name());
-            std::fs::create_dir(&dir).unwrap();
-            for file in std::fs::read_dir(&path).unwrap().flatten() {
-                std::fs::copy(file.path(), dir.join(file.file_name())).unwrap();
-            }
-        }
-    }
-    let services = config.path().join("services.toml");
-    let text = std::fs::read_to_string(&services).unwrap().replace(
-        "encounters = \"Encounter?patient={{context.patientId}}\"",
-        "encounters = \"Encounter?_id={{context.encounterId}}\"",
-    );
-    std::fs::write(&services, text).unwrap();
+    let config = crate::fallback_hfs::config_with(|text| {
+        text.replace(
+            "encounters = \"Encounter?patient={{context.patientId}}\"",
+            "encounters = \"Encounter?_id={{context.encounterId}}\"",
+        )
+    });
     let dir = config.path().to_owned();
     let app = spawn_app_with(|s| {
         s.fixed_now = Some(now);
