@@ -216,6 +216,9 @@ fn base_url(fhir_server: &str) -> Option<Url> {
     }
     url.set_query(None);
     url.set_fragment(None);
+    // Credentials in the URL would be sent as Basic auth: never.
+    url.set_username("").ok()?;
+    url.set_password(None).ok()?;
     if !url.path().ends_with('/') {
         let path = format!("{}/", url.path());
         url.set_path(&path);
@@ -556,7 +559,7 @@ mod tests {
 
     #[test]
     fn queries_stay_under_fhir_server() {
-        let base = base_url("https://ehr.example/fhir/r4?secret=1#f").unwrap();
+        let base = base_url("https://u:p@ehr.example/fhir/r4?secret=1#f").unwrap();
         assert_eq!(base.as_str(), "https://ehr.example/fhir/r4/");
         assert_eq!(
             query_url(&base, "Condition?patient=1").unwrap().as_str(),
@@ -567,7 +570,11 @@ mod tests {
             "https://ehr.example/fhir/r4/Condition"
         );
         assert!(query_url(&base, "https://other.example/x").is_none());
-        assert!(query_url(&base, "//other.example/x").is_none());
+        // A leading `//` cannot make it another host: still a path under fhirServer.
+        assert_eq!(
+            query_url(&base, "//other.example/x").unwrap().as_str(),
+            "https://ehr.example/fhir/r4/other.example/x"
+        );
         assert!(query_url(&base, "../../x").is_none());
         for bad in ["ftp://ehr.example/fhir", "not a url", "file:///etc/passwd"] {
             assert!(base_url(bad).is_none(), "{bad}");
@@ -598,6 +605,66 @@ mod tests {
             &b,
             &Url::parse("https://ehr.example:443/x").unwrap()
         ));
+    }
+
+    #[test]
+    fn a_report_fills_the_prefetch_and_the_gaps() {
+        let body = json!({"hook": "order-sign", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+            "fhirServer": "https://ehr.example/fhir",
+            "context": {"userId": "Practitioner/1", "patientId": "p1",
+                        "draftOrders": {"resourceType": "Bundle"}},
+            "prefetch": {"patient": null}});
+        let mut request = HookRequest::parse(&body).unwrap();
+        assert_eq!(absent_keys(&request).len(), 6);
+        let mut report = FetchReport {
+            keys: vec![
+                KeyResult {
+                    source: DataSource::Conditions,
+                    outcome: KeyOutcome::Fetched,
+                    value: Some(json!({"resourceType": "Bundle", "entry": []})),
+                    pages: 1,
+                },
+                KeyResult {
+                    source: DataSource::Observations,
+                    outcome: KeyOutcome::Incomplete(FetchShortfall::PageLimit),
+                    value: Some(json!({"resourceType": "Bundle", "entry": []})),
+                    pages: 5,
+                },
+                KeyResult {
+                    source: DataSource::Medications,
+                    outcome: KeyOutcome::Failed(FetchFailure::Timeout),
+                    value: None,
+                    pages: 1,
+                },
+            ],
+            elapsed: Duration::ZERO,
+        };
+        report.apply(&mut request);
+        assert!(request.prefetch["conditions"].is_object());
+        assert!(request.prefetch["observations"].is_object());
+        assert!(!request.prefetch.contains_key("medications"));
+        assert_eq!(
+            request.fetch_gaps,
+            vec![
+                FetchGap {
+                    source: DataSource::Observations,
+                    problem: FetchProblem::Incomplete(FetchShortfall::PageLimit)
+                },
+                FetchGap {
+                    source: DataSource::Medications,
+                    problem: FetchProblem::Failed(FetchFailure::Timeout)
+                },
+            ]
+        );
+        assert_eq!(
+            absent_keys(&request),
+            vec![
+                DataSource::Medications,
+                DataSource::Encounters,
+                DataSource::Procedures,
+                DataSource::ServiceRequests
+            ]
+        );
     }
 
     #[test]
