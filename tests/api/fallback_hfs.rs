@@ -39,6 +39,56 @@ fn resource_ids(request: &Value) -> Vec<(String, String)> {
     ids
 }
 
+/// `request` with every prefetch resource id but the Patient's prefixed with `prefix`, and every reference to
+/// one (`Condition/dvt-1`, also at the end of a `fullUrl`) rewritten to match, in the prefetch
+/// and the context alike: fixtures reuse ids, and one FHIR server holds them all.
+fn namespaced(request: &Value, prefix: &str) -> Value {
+    // Patient ids already differ per fixture (and `context.patientId` names them).
+    let ids: HashSet<(String, String)> = resource_ids(request)
+        .into_iter()
+        .filter(|(kind, _)| kind != "Patient")
+        .collect();
+    fn rename(value: &mut Value, ids: &HashSet<(String, String)>, prefix: &str, in_prefetch: bool) {
+        match value {
+            Value::Object(map) => {
+                let kind = map
+                    .get("resourceType")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                for (key, member) in map.iter_mut() {
+                    if key == "id" && in_prefetch {
+                        if let (Some(kind), Value::String(id)) = (&kind, &mut *member)
+                            && ids.contains(&(kind.clone(), id.clone()))
+                        {
+                            *id = format!("{prefix}{id}");
+                        }
+                        continue;
+                    }
+                    rename(member, ids, prefix, in_prefetch);
+                }
+            }
+            Value::Array(items) => items
+                .iter_mut()
+                .for_each(|v| rename(v, ids, prefix, in_prefetch)),
+            Value::String(text) => {
+                for (kind, id) in ids {
+                    let reference = format!("{kind}/{id}");
+                    if *text == reference || text.ends_with(&format!("/{reference}")) {
+                        let at = text.len() - id.len();
+                        text.replace_range(at.., &format!("{prefix}{id}"));
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = request.clone();
+    rename(&mut out["prefetch"], &ids, prefix, true);
+    rename(&mut out["context"], &ids, prefix, false);
+    out
+}
+
 /// A copy of the shipped configuration with `services.toml` edited by `edit`.
 pub fn config_with(edit: impl Fn(String) -> String) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -77,9 +127,10 @@ async fn fixture_patients_on_a_real_fhir_server_get_the_cards_of_the_full_prefet
     let server = FhirServer::start().await;
     let fixtures: Vec<(&str, Value, time::OffsetDateTime)> = FIXTURES
         .iter()
-        .map(|name| {
+        .enumerate()
+        .map(|(i, name)| {
             let (request, now) = fixture(name);
-            (*name, request, now)
+            (*name, namespaced(&request, &format!("f{i}-")), now)
         })
         .collect();
     let mut seen = HashSet::new();
@@ -105,6 +156,7 @@ async fn fixture_patients_on_a_real_fhir_server_get_the_cards_of_the_full_prefet
     }
 
     let mut failures = Vec::new();
+    let mut with_cards = 0;
     for (name, request, now) in &fixtures {
         let now = *now;
         let app = spawn_app_with(|s| s.fixed_now = Some(now)).await;
@@ -114,10 +166,11 @@ async fn fixture_patients_on_a_real_fhir_server_get_the_cards_of_the_full_prefet
         let response = app.post_json(path, &fetching).await;
         assert_eq!(response.status().as_u16(), 200, "{name}");
         let fetched: Value = response.json().await.unwrap();
-        assert!(
-            !full["cards"].as_array().unwrap().is_empty(),
-            "{name}: no cards to compare"
-        );
+        // `already-managed/active-apixaban` has none: its active anticoagulant (fetched from
+        // `medications`) silences the card. The others have cards.
+        if !full["cards"].as_array().unwrap().is_empty() {
+            with_cards += 1;
+        }
         if without_uuids(&fetched) != without_uuids(&full) {
             failures.push(format!("{name}:\nprefetched {full}\nfetched    {fetched}"));
         }
@@ -131,6 +184,7 @@ async fn fixture_patients_on_a_real_fhir_server_get_the_cards_of_the_full_prefet
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(with_cards, FIXTURES.len() - 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
