@@ -43,6 +43,10 @@ fi
 
 if ! "$HFS" --version 2>/dev/null | grep -q "hfs $HFS_VERSION"; then
   command -v cargo >/dev/null || die "cargo is required to install helios-hfs"
+  # Some of its dependencies link OpenSSL.
+  if ! pkg-config --exists openssl 2>/dev/null; then
+    apt_install pkg-config libssl-dev || die "helios-hfs needs pkg-config and the OpenSSL headers (libssl-dev)"
+  fi
   say "== installing helios-hfs $HFS_VERSION into $TOOLS (a release build: about 30 minutes on 2 cores)"
   started=$(date +%s)
   # Its own temporary target directory: not the project's (CARGO_TARGET_DIR), whose lock
