@@ -7,6 +7,8 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::facts::FetchGap;
+
 /// The hooks this service answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Hook {
@@ -73,6 +75,9 @@ pub struct HookRequest {
     pub context: HookContext,
     /// Absent key = not in the map; `null` = `Value::Null`.
     pub prefetch: Map<String, Value>,
+    /// Set by the fallback fetch (`crate::fetch`), empty from [`HookRequest::parse`]: absent
+    /// keys it could not fetch (or fetched in part; their data is in `prefetch`).
+    pub fetch_gaps: Vec<FetchGap>,
 }
 
 /// What is wrong with a request, with the JSON pointer of the offending member.
@@ -225,6 +230,7 @@ impl HookRequest {
                 draft_orders,
             },
             prefetch,
+            fetch_gaps: Vec::new(),
         })
     }
 }

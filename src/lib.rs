@@ -4,7 +4,8 @@
 //! HTTP request (`http`) → CDS Hooks request (`hook_request`) → prefetch (`prefetch`)
 //! → facts (`facts`) → assessment (`clinical`, pure) → cards (`cards`) → HTTP response.
 //! `pipeline` wires the arrows together for both the server and the `evaluate` command;
-//! `config` loads `cds-services/`; `auth` verifies the CDS Hooks JWTs (used by `http`).
+//! `config` loads `cds-services/`; `auth` verifies the CDS Hooks JWTs (used by `http`); `fetch`
+//! fetches absent prefetch keys from `fhirServer` (async, before the pipeline).
 
 pub mod auth;
 pub mod cards;
@@ -12,6 +13,7 @@ pub mod cds_schema;
 pub mod clinical;
 pub mod config;
 pub mod facts;
+pub mod fetch;
 pub mod hook_request;
 pub mod http;
 pub mod pipeline;

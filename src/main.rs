@@ -8,9 +8,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use distal_dvt_cds::cds_schema::Schemas;
 use distal_dvt_cds::config::Config;
+use distal_dvt_cds::fetch::Fetcher;
 use distal_dvt_cds::http::state::discovery_document;
 use distal_dvt_cds::http::{Application, hooks};
-use distal_dvt_cds::settings::{self, ServeArgs, Settings};
+use distal_dvt_cds::settings::{self, FetchArgs, ServeArgs, Settings};
 use distal_dvt_cds::telemetry;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -44,6 +45,9 @@ enum Command {
         /// Configuration directory [default: ./cds-services if it exists, else the shipped one]
         #[arg(long, env = "DVT_CDS_CONFIG_DIR", value_name = "DIR")]
         config_dir: Option<PathBuf>,
+        /// Absent prefetch keys are fetched from the request's fhirServer, as `serve` does.
+        #[command(flatten)]
+        fetch: FetchArgs,
     },
     /// Validate the configuration directory and print a one-line summary.
     CheckConfig {
@@ -62,7 +66,8 @@ fn main() -> ExitCode {
             file,
             now,
             config_dir,
-        }) => evaluate(&file, now.as_deref(), config_dir),
+            fetch,
+        }) => evaluate(&file, now.as_deref(), config_dir, &fetch),
         Some(Command::CheckConfig { config_dir }) => check_config(config_dir),
     };
     match result {
@@ -98,7 +103,12 @@ fn load_config(dir: Option<PathBuf>) -> Result<(PathBuf, Config), String> {
     Ok((dir, config))
 }
 
-fn evaluate(file: &Path, now: Option<&str>, config_dir: Option<PathBuf>) -> Result<(), String> {
+fn evaluate(
+    file: &Path,
+    now: Option<&str>,
+    config_dir: Option<PathBuf>,
+    fetch: &FetchArgs,
+) -> Result<(), String> {
     let now = match now {
         Some(text) => OffsetDateTime::parse(text, &Rfc3339)
             .map_err(|e| format!("--now `{text}`: expected an RFC 3339 date-time: {e}"))?,
@@ -125,7 +135,7 @@ fn evaluate(file: &Path, now: Option<&str>, config_dir: Option<PathBuf>) -> Resu
     let fail = |e: distal_dvt_cds::http::ApiError| {
         format!("{name}: {} ({})", e.client_message(), e.code())
     };
-    let request = hooks::parse_request(&schemas, &body).map_err(|e| match &e {
+    let mut request = hooks::parse_request(&schemas, &body).map_err(|e| match &e {
         distal_dvt_cds::http::ApiError::SchemaViolation { pointer, .. }
         | distal_dvt_cds::http::ApiError::InvalidRequest { pointer, .. } => {
             format!(
@@ -137,6 +147,26 @@ fn evaluate(file: &Path, now: Option<&str>, config_dir: Option<PathBuf>) -> Resu
         _ => fail(e),
     })?;
     let service = hooks::service_for(&config, &request).map_err(fail)?;
+    // Absent prefetch keys: fetched from fhirServer as the server does (failures become data
+    // gaps on the card, reported on stderr by key and outcome only).
+    if request.fhir_server.is_some() && !distal_dvt_cds::fetch::absent_keys(&request).is_empty() {
+        let fetcher = Fetcher::new(fetch.limits())
+            .map_err(|_| "cannot build the HTTP client for fhirServer".to_owned())?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        if let Some(report) = runtime.block_on(hooks::fetch_absent(&fetcher, service, &mut request))
+        {
+            for key in report.keys.iter().filter(|k| k.outcome.code() != "fetched") {
+                eprintln!(
+                    "warning: prefetch `{}` not fetched in full from fhirServer: {}",
+                    key.source.key(),
+                    key.outcome.code()
+                );
+            }
+        }
+    }
     let outcome = hooks::run(&config, service, &request, now).map_err(fail)?;
     let json = serde_json::to_string_pretty(&outcome.response).map_err(|e| e.to_string())?;
     println!("{json}");

@@ -56,7 +56,7 @@ pub fn run(
             got: request.hook.as_str(),
         });
     }
-    let prefetched = prefetch::collect(&request.prefetch)
+    let prefetched = prefetch::collect_after_fetch(&request.prefetch, &request.fetch_gaps)
         .map_err(|missing| PipelineError::MissingPrefetch { keys: missing.keys })?;
     let facts = facts::extract(
         &ExtractInput {

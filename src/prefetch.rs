@@ -3,11 +3,13 @@
 //! Arrow: CDS Hooks request → **prefetch**. Each of the seven contract keys is either present
 //! with a resource or Bundle (used), present with `null` (the EHR has no such data: treated
 //! as empty, the source is recorded as unavailable), or absent (to be fetched; without a
-//! `fhirServer` the caller answers 412 naming the keys).
+//! `fhirServer` the caller answers 412 naming the keys). The fallback fetch (`crate::fetch`)
+//! runs before this, inserts what it fetched into the prefetch map, and reports the keys it
+//! could not deliver as [`FetchGap`]s: those are absent but not missing.
 
 use serde_json::{Map, Value};
 
-use crate::facts::DataSource;
+use crate::facts::{DataSource, FetchGap, FetchProblem};
 
 /// The resources of the prefetch, borrowed from the request.
 #[derive(Debug, Default)]
@@ -18,6 +20,8 @@ pub struct Prefetched<'a> {
     pub unavailable: Vec<DataSource>,
     /// Bundle entries skipped: `OperationOutcome` resources or `search.mode = outcome`.
     pub skipped_outcomes: usize,
+    /// What the fallback fetch could not deliver (its facts unknown), or delivered in part.
+    pub fetch_gaps: Vec<FetchGap>,
 }
 
 /// Keys absent from the prefetch.
@@ -27,15 +31,32 @@ pub struct MissingPrefetch {
 }
 
 pub fn collect(prefetch: &Map<String, Value>) -> Result<Prefetched<'_>, MissingPrefetch> {
+    collect_after_fetch(prefetch, &[])
+}
+
+/// [`collect`] after the fallback fetch: a key absent from `prefetch` whose fetch failed
+/// (a [`FetchProblem::Failed`] gap) is not missing; its facts are unknown.
+pub fn collect_after_fetch<'a>(
+    prefetch: &'a Map<String, Value>,
+    fetch_gaps: &[FetchGap],
+) -> Result<Prefetched<'a>, MissingPrefetch> {
+    let failed = |source: DataSource| {
+        fetch_gaps
+            .iter()
+            .any(|g| g.source == source && matches!(g.problem, FetchProblem::Failed(_)))
+    };
     let keys: Vec<&'static str> = DataSource::ALL
         .into_iter()
+        .filter(|source| !prefetch.contains_key(source.key()) && !failed(*source))
         .map(DataSource::key)
-        .filter(|key| !prefetch.contains_key(*key))
         .collect();
     if !keys.is_empty() {
         return Err(MissingPrefetch { keys });
     }
-    let mut out = Prefetched::default();
+    let mut out = Prefetched {
+        fetch_gaps: fetch_gaps.to_vec(),
+        ..Prefetched::default()
+    };
     for source in DataSource::ALL {
         match prefetch.get(source.key()) {
             Some(value @ Value::Object(resource)) => match resource_type(resource) {
@@ -214,6 +235,36 @@ mod tests {
         let out = collect(&prefetch).unwrap();
         assert_eq!(out.skipped_outcomes, 1);
         assert!(out.unavailable.contains(&DataSource::Medications));
+    }
+
+    #[test]
+    fn keys_whose_fetch_failed_are_not_missing() {
+        use crate::facts::{FetchFailure, FetchShortfall};
+        let mut prefetch = all_null();
+        prefetch.remove("observations");
+        prefetch.remove("conditions");
+        let gaps = [
+            FetchGap {
+                source: DataSource::Observations,
+                problem: FetchProblem::Failed(FetchFailure::Unauthorized),
+            },
+            FetchGap {
+                source: DataSource::Patient,
+                problem: FetchProblem::Incomplete(FetchShortfall::PageLimit),
+            },
+        ];
+        // `conditions` is absent and was not reported: still missing.
+        let err = collect_after_fetch(&prefetch, &gaps).unwrap_err();
+        assert_eq!(err.keys, vec!["conditions"]);
+        prefetch.insert("conditions".into(), json!({"resourceType": "Bundle"}));
+        let out = collect_after_fetch(&prefetch, &gaps).unwrap();
+        assert_eq!(out.fetch_gaps, gaps.to_vec());
+        // Failed keys are not "the EHR sent null".
+        assert!(!out.unavailable.contains(&DataSource::Observations));
+        // An incomplete key must still be present in the map.
+        prefetch.remove("patient");
+        let err = collect_after_fetch(&prefetch, &gaps).unwrap_err();
+        assert_eq!(err.keys, vec!["patient"]);
     }
 
     #[test]

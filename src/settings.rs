@@ -67,10 +67,18 @@ pub struct ServeArgs {
     /// Authentication [default: off on a loopback bind, required otherwise]
     #[arg(long, env = "DVT_CDS_AUTH", value_enum)]
     pub auth: Option<AuthMode>,
-    /// Overall time budget for fetching absent prefetch keys, in ms (used by a later version) [default: 3000]
+    /// Overall time budget for fetching absent prefetch keys from fhirServer, in ms [default: 3000]
     #[arg(long, env = "DVT_CDS_FHIR_BUDGET_MS", value_name = "MS",
           value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub fhir_budget_ms: Option<u64>,
+    /// Timeout of one request to fhirServer, in ms [default: 2000]
+    #[arg(long, env = "DVT_CDS_FHIR_REQUEST_TIMEOUT_MS", value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub fhir_request_timeout_ms: Option<u64>,
+    /// Result pages fetched per prefetch key (Bundle.link next), the first included [default: 5]
+    #[arg(long, env = "DVT_CDS_FHIR_MAX_PAGES", value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub fhir_max_pages: Option<u64>,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT [default: 30]
     #[arg(long, env = "DVT_CDS_SHUTDOWN_TIMEOUT_SECS", value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(0..=3_600))]
@@ -103,6 +111,40 @@ pub struct ServeArgs {
     pub playground: Option<PlaygroundMode>,
 }
 
+/// The prefetch fallback flags of `evaluate` (same variables and defaults as `serve`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct FetchArgs {
+    /// Overall time budget for fetching absent prefetch keys from fhirServer, in ms [default: 3000]
+    #[arg(long, env = "DVT_CDS_FHIR_BUDGET_MS", value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub fhir_budget_ms: Option<u64>,
+    /// Timeout of one request to fhirServer, in ms [default: 2000]
+    #[arg(long, env = "DVT_CDS_FHIR_REQUEST_TIMEOUT_MS", value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub fhir_request_timeout_ms: Option<u64>,
+    /// Result pages fetched per prefetch key, the first included [default: 5]
+    #[arg(long, env = "DVT_CDS_FHIR_MAX_PAGES", value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub fhir_max_pages: Option<u64>,
+}
+
+impl FetchArgs {
+    pub fn limits(&self) -> crate::fetch::FetchLimits {
+        let defaults = crate::fetch::FetchLimits::default();
+        crate::fetch::FetchLimits {
+            budget: self
+                .fhir_budget_ms
+                .map_or(defaults.budget, Duration::from_millis),
+            request_timeout: self
+                .fhir_request_timeout_ms
+                .map_or(defaults.request_timeout, Duration::from_millis),
+            max_pages: self.fhir_max_pages.map_or(defaults.max_pages, |n| {
+                usize::try_from(n).unwrap_or(defaults.max_pages)
+            }),
+        }
+    }
+}
+
 /// Everything the server needs, typed and checked.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -116,6 +158,10 @@ pub struct Settings {
     pub auth: Option<AuthMode>,
     pub insecure: bool,
     pub fhir_budget: Duration,
+    /// One request to `fhirServer` (`DVT_CDS_FHIR_REQUEST_TIMEOUT_MS`).
+    pub fhir_request_timeout: Duration,
+    /// Pages per prefetch key (`DVT_CDS_FHIR_MAX_PAGES`).
+    pub fhir_max_pages: usize,
     /// `DVT_CDS_TRUSTED_ISSUERS` as (issuer, JWKS URL) pairs.
     pub trusted_issuers: Vec<(String, String)>,
     /// `DVT_CDS_JKU_ALLOWLIST`: URL prefixes (checked as parsed URLs).
@@ -268,6 +314,8 @@ impl Default for Settings {
             auth: None,
             insecure: false,
             fhir_budget: Duration::from_millis(DEFAULT_FHIR_BUDGET_MS),
+            fhir_request_timeout: Duration::from_millis(crate::fetch::DEFAULT_REQUEST_TIMEOUT_MS),
+            fhir_max_pages: crate::fetch::DEFAULT_MAX_PAGES,
             trusted_issuers: Vec::new(),
             jku_allowlist: Vec::new(),
             jwt: JwtSettings::default(),
@@ -307,6 +355,12 @@ impl Settings {
             fhir_budget: args
                 .fhir_budget_ms
                 .map_or(defaults.fhir_budget, Duration::from_millis),
+            fhir_request_timeout: args
+                .fhir_request_timeout_ms
+                .map_or(defaults.fhir_request_timeout, Duration::from_millis),
+            fhir_max_pages: args.fhir_max_pages.map_or(defaults.fhir_max_pages, |n| {
+                usize::try_from(n).unwrap_or(defaults.fhir_max_pages)
+            }),
             trusted_issuers: parse_trusted_issuers(args.trusted_issuers.as_deref())?,
             jku_allowlist: parse_jku_allowlist(args.jku_allowlist.as_deref())?,
             jwt: JwtSettings {
@@ -333,6 +387,15 @@ impl Settings {
             return Err(SettingsError::PublicUrl(url.clone()));
         }
         Ok(settings)
+    }
+
+    /// The limits of the prefetch fallback fetch.
+    pub fn fetch_limits(&self) -> crate::fetch::FetchLimits {
+        crate::fetch::FetchLimits {
+            budget: self.fhir_budget,
+            request_timeout: self.fhir_request_timeout,
+            max_pages: self.fhir_max_pages,
+        }
     }
 
     /// The socket addresses `bind` resolves to.

@@ -31,7 +31,7 @@ pub use patient::{Therapeutic, therapeutic};
 use time::OffsetDateTime;
 
 use crate::config::{Rules, ValueSetId};
-use crate::facts::PatientFacts;
+use crate::facts::{FetchProblem, PatientFacts};
 use record::Clock;
 
 /// Assess one patient at `now` (§1–§5).
@@ -167,13 +167,26 @@ pub fn assess(
     assessment
 }
 
-/// Sources the EHR had no data for and resources that could not be read, for the card.
+/// Sources the EHR had no data for, sources the fallback fetch could not deliver (in full),
+/// and resources that could not be read, for the card.
 fn data_gaps(facts: &PatientFacts) -> Vec<String> {
     let mut gaps: Vec<String> = facts
         .unavailable_sources
         .iter()
         .map(|s| format!("the EHR sent no `{}` data (prefetch null)", s.key()))
         .collect();
+    gaps.extend(facts.fetch_gaps.iter().map(|g| match g.problem {
+        FetchProblem::Failed(why) => format!(
+            "`{}` could not be fetched from the FHIR server ({}); its facts are unknown",
+            g.source.key(),
+            why.describe()
+        ),
+        FetchProblem::Incomplete(why) => format!(
+            "`{}` from the FHIR server is incomplete ({})",
+            g.source.key(),
+            why.describe()
+        ),
+    }));
     let mut by_type: Vec<(String, usize)> = Vec::new();
     for u in &facts.unreadable {
         match by_type.iter_mut().find(|(t, _)| *t == u.resource_type) {

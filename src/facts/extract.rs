@@ -38,6 +38,7 @@ pub fn extract(input: &ExtractInput<'_>, rules: &Rules) -> PatientFacts {
     let mut facts = PatientFacts {
         context_encounter_id: input.encounter_id.map(str::to_owned),
         unavailable_sources: input.prefetched.unavailable.clone(),
+        fetch_gaps: input.prefetched.fetch_gaps.clone(),
         skipped_outcomes: input.prefetched.skipped_outcomes,
         ..PatientFacts::default()
     };

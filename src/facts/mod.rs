@@ -32,8 +32,11 @@ pub struct PatientFacts {
     pub draft_orders: Vec<DraftOrder>,
     /// `context.encounterId`.
     pub context_encounter_id: Option<String>,
-    /// Prefetch keys the EHR answered with `null` (or that could not be fetched).
+    /// Prefetch keys the EHR answered with `null`.
     pub unavailable_sources: Vec<DataSource>,
+    /// Absent prefetch keys the fallback fetch from `fhirServer` could not deliver, or
+    /// delivered only in part (see [`FetchGap`]).
+    pub fetch_gaps: Vec<FetchGap>,
     /// Resources that could not be read, by type (their facts are unknown).
     pub unreadable: Vec<UnreadableResource>,
     /// Bundle entries skipped as OperationOutcome / `search.mode = outcome`.
@@ -78,6 +81,105 @@ impl DataSource {
 
     pub fn from_key(key: &str) -> Option<DataSource> {
         DataSource::ALL.into_iter().find(|s| s.key() == key)
+    }
+}
+
+/// An absent prefetch key the fallback fetch from `fhirServer` could not deliver in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchGap {
+    pub source: DataSource,
+    pub problem: FetchProblem,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchProblem {
+    /// Nothing was fetched: the key's facts are unknown.
+    Failed(FetchFailure),
+    /// Some pages were fetched and are used; the rest were not.
+    Incomplete(FetchShortfall),
+}
+
+/// Why a key could not be fetched. A bounded set: `code()` is a metrics label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FetchFailure {
+    /// HTTP 401 or 403: the access token was refused (or there was none).
+    Unauthorized,
+    /// HTTP 404 or 410.
+    NotFound,
+    /// Any other non-2xx status.
+    HttpError,
+    /// One request took longer than the per-request timeout.
+    Timeout,
+    /// The overall time budget ran out.
+    BudgetExhausted,
+    /// No connection (refused, DNS, TLS).
+    Unreachable,
+    /// The answer was not a FHIR resource or Bundle (or was an OperationOutcome, or too large).
+    InvalidBody,
+    /// The prefetch template has a token the hook context cannot fill.
+    UnfillableTemplate,
+    /// `fhirServer` is not an http(s) URL.
+    InvalidServerUrl,
+}
+
+impl FetchFailure {
+    /// Stable code (metrics label `outcome`).
+    pub fn code(self) -> &'static str {
+        match self {
+            FetchFailure::Unauthorized => "unauthorized",
+            FetchFailure::NotFound => "not-found",
+            FetchFailure::HttpError => "http-error",
+            FetchFailure::Timeout => "timeout",
+            FetchFailure::BudgetExhausted => "budget-exhausted",
+            FetchFailure::Unreachable => "unreachable",
+            FetchFailure::InvalidBody => "invalid-body",
+            FetchFailure::UnfillableTemplate => "unfillable-template",
+            FetchFailure::InvalidServerUrl => "invalid-server-url",
+        }
+    }
+
+    /// For the card's data gaps.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FetchFailure::Unauthorized => "access denied",
+            FetchFailure::NotFound => "not found",
+            FetchFailure::HttpError => "server error",
+            FetchFailure::Timeout => "the server did not answer in time",
+            FetchFailure::BudgetExhausted => "the time budget ran out",
+            FetchFailure::Unreachable => "the server could not be reached",
+            FetchFailure::InvalidBody => "the answer was not a FHIR resource or Bundle",
+            FetchFailure::UnfillableTemplate => {
+                "its prefetch template needs a value the hook context does not have"
+            }
+            FetchFailure::InvalidServerUrl => "`fhirServer` is not an http(s) URL",
+        }
+    }
+}
+
+/// Why a fetched key is incomplete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FetchShortfall {
+    /// More pages than the configured page limit.
+    PageLimit,
+    /// A `next` link pointed to another server (not followed).
+    ForeignNextLink,
+}
+
+impl FetchShortfall {
+    pub fn code(self) -> &'static str {
+        match self {
+            FetchShortfall::PageLimit => "page-limit",
+            FetchShortfall::ForeignNextLink => "foreign-next-link",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            FetchShortfall::PageLimit => "more result pages than the page limit",
+            FetchShortfall::ForeignNextLink => {
+                "a next-page link pointed to another server and was not followed"
+            }
+        }
     }
 }
 

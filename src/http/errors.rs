@@ -40,7 +40,8 @@ pub enum ApiError {
     MethodNotAllowed { allow: &'static str },
     #[error(
         "prefetch keys missing and no fhirServer to fetch them from: {}. Send them in `prefetch` \
-         (use null for \"no such data\"); the next version fetches absent keys from fhirServer.",
+         (use null for \"no such data\"), or send fhirServer (and fhirAuthorization) so the \
+         service can fetch them.",
         missing.join(", ")
     )]
     MissingPrefetch { missing: Vec<String> },

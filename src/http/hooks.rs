@@ -1,5 +1,6 @@
 //! A hook call from JSON to outcome, shared by `POST /cds-services/{id}` and the `evaluate`
-//! command: schema check → `HookRequest::parse` → `pipeline::run`, errors as [`ApiError`].
+//! command: schema check → `HookRequest::parse` → [`fetch_absent`] (async) → `pipeline::run`,
+//! errors as [`ApiError`].
 
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -7,6 +8,7 @@ use time::OffsetDateTime;
 use super::errors::ApiError;
 use crate::cds_schema::Schemas;
 use crate::config::{Config, ServiceDefinition};
+use crate::fetch::{self, FetchReport, Fetcher};
 use crate::hook_request::HookRequest;
 use crate::pipeline::{self, HookOutcome};
 
@@ -14,6 +16,27 @@ use crate::pipeline::{self, HookOutcome};
 pub fn parse_request(schemas: &Schemas, body: &Value) -> Result<HookRequest, ApiError> {
     schemas.check_request(body)?;
     Ok(HookRequest::parse(body)?)
+}
+
+/// Fetch the prefetch keys absent from `request` from its `fhirServer`: the fetched JSON goes
+/// into `request.prefetch`, what could not be fetched into `request.fetch_gaps`. Nothing is
+/// fetched (`None`) when no key is absent, when there is no `fhirServer` (the pipeline then
+/// answers 412 naming the keys), or when the hook is not the service's (it answers 400).
+pub async fn fetch_absent(
+    fetcher: &Fetcher,
+    service: &ServiceDefinition,
+    request: &mut HookRequest,
+) -> Option<FetchReport> {
+    if request.hook != service.hook || request.fhir_server.is_none() {
+        return None;
+    }
+    let keys = fetch::absent_keys(request);
+    if keys.is_empty() {
+        return None;
+    }
+    let mut report = fetcher.fetch(service, request, &keys).await;
+    report.apply(request);
+    Some(report)
 }
 
 /// Evaluate a parsed request for `service` at `now`.

@@ -5,6 +5,7 @@
 //! `extension["dvt-cds"]`.
 
 use crate::auth::AuthFailure;
+use crate::fetch::FetchReport;
 use crate::pipeline::HookOutcome;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
@@ -25,6 +26,8 @@ pub struct Metrics {
     accepted_suggestions: IntCounterVec,
     skipped_prefetch_entries: IntCounterVec,
     unreadable_resources: IntCounterVec,
+    prefetch_fallback: IntCounterVec,
+    prefetch_fallback_duration: HistogramVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -58,6 +61,17 @@ impl Metrics {
             &["route", "service"],
         )?;
         registry.register(Box::new(http_duration.clone()))?;
+        let prefetch_fallback_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "prefetch_fallback_duration_seconds",
+                "Time spent fetching absent prefetch keys from fhirServer, per hook call, by service.",
+            )
+            .buckets(vec![
+                0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0,
+            ]),
+            &["service"],
+        )?;
+        registry.register(Box::new(prefetch_fallback_duration.clone()))?;
         Ok(Metrics {
             http_requests: counter(
                 &registry,
@@ -108,6 +122,13 @@ impl Metrics {
                 "Resources that could not be read (their facts became unknown), by service.",
                 &["service"],
             )?,
+            prefetch_fallback: counter(
+                &registry,
+                "prefetch_fallback_total",
+                "Absent prefetch keys fetched from fhirServer, by service, key and outcome (fetched, page-limit, foreign-next-link, unauthorized, not-found, http-error, timeout, budget-exhausted, unreachable, invalid-body, unfillable-template, invalid-server-url).",
+                &["service", "key", "outcome"],
+            )?,
+            prefetch_fallback_duration,
             registry,
         })
     }
@@ -142,6 +163,19 @@ impl Metrics {
         self.unreadable_resources
             .with_label_values(&[service])
             .inc_by(outcome.unreadable_resources as u64);
+    }
+
+    /// Count one hook call's fallback fetch (labels: known service id, contract key, outcome
+    /// code; never a URL, a token or a patient id).
+    pub fn observe_fetch(&self, service: &str, report: &FetchReport) {
+        for key in &report.keys {
+            self.prefetch_fallback
+                .with_label_values(&[service, key.source.key(), key.outcome.code()])
+                .inc();
+        }
+        self.prefetch_fallback_duration
+            .with_label_values(&[service])
+            .observe(report.elapsed.as_secs_f64());
     }
 
     pub fn observe_feedback(&self, service: &str, outcome: &str, accepted_suggestions: usize) {

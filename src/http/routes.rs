@@ -73,14 +73,26 @@ async fn hook(
     let now = state.now();
     let span = tracing::Span::current();
     let shared = state.clone();
-    let outcome = web::block(move || {
+    let mut request = web::block(move || {
         let _entered = span.enter();
         let body = body::parse_json(&bytes)?;
         span.record("hook", hooks::loggable_hook(&body));
         if let Some(instance) = hooks::loggable_hook_instance(&body) {
             span.record("hook_instance", instance);
         }
-        let request = hooks::parse_request(&shared.schemas, &body)?;
+        hooks::parse_request(&shared.schemas, &body)
+    })
+    .await
+    .map_err(|_| ApiError::Internal("hook evaluation panicked"))??;
+    // Absent prefetch keys: fetched from fhirServer (async, within the budget) before the
+    // synchronous pipeline runs.
+    if let Some(report) = hooks::fetch_absent(&state.fetcher, &service, &mut request).await {
+        state.metrics.observe_fetch(&service.id, &report);
+    }
+    let shared = state.clone();
+    let span = tracing::Span::current();
+    let outcome = web::block(move || {
+        let _entered = span.enter();
         hooks::run(&shared.config, &service, &request, now).map(|outcome| (service.id, outcome))
     })
     .await

@@ -19,6 +19,7 @@ use super::state::{AppState, discovery_document};
 use crate::auth::{AuthConfig, AuthConfigError, Authenticator};
 use crate::cds_schema::{SchemaError, SchemaViolation, Schemas};
 use crate::config::{Config, ConfigError};
+use crate::fetch::Fetcher;
 use crate::settings::{AuthDecision, Settings, SettingsError};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,8 @@ pub enum StartupError {
     Metrics(#[from] prometheus::Error),
     #[error("authentication: {0}")]
     Auth(#[from] AuthConfigError),
+    #[error("cannot build the HTTP client for the prefetch fallback fetch: {0}")]
+    HttpClient(#[source] reqwest::Error),
     #[error("cannot install the SIGINT/SIGTERM handlers: {0}")]
     Signals(#[source] std::io::Error),
     #[error("cannot listen on `{bind}`: {source}")]
@@ -102,6 +105,7 @@ pub fn load_state(settings: &Settings) -> Result<AppState, StartupError> {
         discovery,
         settings.max_body_bytes,
         settings.fixed_now,
+        Fetcher::new(settings.fetch_limits()).map_err(StartupError::HttpClient)?,
     ))
 }
 
@@ -215,6 +219,8 @@ impl Application {
             max_body_bytes = settings.max_body_bytes,
             fhir_budget_ms = settings.fhir_budget.as_millis() as u64,
             playground = playground_enabled,
+            fhir_request_timeout_ms = settings.fhir_request_timeout.as_millis() as u64,
+            fhir_max_pages = settings.fhir_max_pages,
             "listening"
         );
         Ok(Application { address, server })

@@ -10,6 +10,7 @@ use super::errors::ApiError;
 use super::metrics::{self, Metrics};
 use crate::cds_schema::{SchemaViolation, Schemas};
 use crate::config::{Config, ServiceDefinition};
+use crate::fetch::Fetcher;
 
 pub struct AppState {
     pub config: Config,
@@ -20,6 +21,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Test hook: the instant hooks are evaluated at (else the real clock).
     pub fixed_now: Option<OffsetDateTime>,
+    /// The prefetch fallback fetch: one HTTP client for the application (connection pooling).
+    pub fetcher: Fetcher,
     ready: AtomicBool,
 }
 
@@ -64,6 +67,7 @@ impl AppState {
         discovery: Value,
         max_body_bytes: usize,
         fixed_now: Option<OffsetDateTime>,
+        fetcher: Fetcher,
     ) -> AppState {
         metrics.register_services(config.services.iter().map(|s| s.id.as_str()));
         AppState {
@@ -73,6 +77,7 @@ impl AppState {
             discovery,
             max_body_bytes,
             fixed_now,
+            fetcher,
             ready: AtomicBool::new(false),
         }
     }

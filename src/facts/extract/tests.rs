@@ -49,6 +49,7 @@ fn facts_with(
         resources: resources.iter().map(|(s, v)| (*s, v)).collect(),
         unavailable: vec![],
         skipped_outcomes: 0,
+        fetch_gaps: vec![],
     };
     let selections: Vec<String> = selections.iter().map(|s| (*s).to_owned()).collect();
     extract(
