@@ -112,6 +112,43 @@ fn read_record(source: DataSource, raw: &Value, rules: &Rules, facts: &mut Patie
     }
 }
 
+/// Elements the MedicationRequest reader uses (`medication::read`), besides `resourceType`/`id`.
+const MEDICATION_ELEMENTS: &[&str] = &[
+    "status",
+    "intent",
+    "medicationCodeableConcept",
+    "medicationReference",
+    "dosageInstruction",
+    "dispenseRequest",
+    "reasonCode",
+    "reasonReference",
+    "authoredOn",
+];
+
+/// Elements the ServiceRequest reader uses (`record::service_request`), besides `resourceType`/`id`.
+const SERVICE_ELEMENTS: &[&str] = &[
+    "status",
+    "intent",
+    "code",
+    "occurrenceDateTime",
+    "occurrencePeriod",
+    "occurrenceTiming",
+    "authoredOn",
+    "bodySite",
+];
+
+/// Contained Medications: they may carry the code a `#id` medicationReference points to.
+fn contained_medications(resource: &serde_json::Map<String, Value>) -> Option<Value> {
+    let meds: Vec<Value> = resource
+        .get("contained")?
+        .as_array()?
+        .iter()
+        .filter(|c| c.get("resourceType").and_then(Value::as_str) == Some("Medication"))
+        .cloned()
+        .collect();
+    (!meds.is_empty()).then_some(Value::Array(meds))
+}
+
 /// Read a record with fhir-sdk; when the whole resource does not deserialize (an invalid
 /// element the rules never read, such as a malformed `note.time` or an R4-only extension
 /// type), read it again with only the elements the facts use. A broken element the rules
@@ -167,17 +204,7 @@ fn essentials(raw: &Value) -> Option<Value> {
         "referenceRange",
         "bodySite",
     ];
-    const MEDICATION: &[&str] = &[
-        "status",
-        "intent",
-        "medicationCodeableConcept",
-        "medicationReference",
-        "dosageInstruction",
-        "dispenseRequest",
-        "reasonCode",
-        "reasonReference",
-        "authoredOn",
-    ];
+
     const ENCOUNTER: &[&str] = &["status", "class", "period"];
     const PROCEDURE: &[&str] = &[
         "status",
@@ -189,26 +216,17 @@ fn essentials(raw: &Value) -> Option<Value> {
         "performedAge",
         "performedRange",
     ];
-    const SERVICE: &[&str] = &[
-        "status",
-        "intent",
-        "code",
-        "occurrenceDateTime",
-        "occurrencePeriod",
-        "occurrenceTiming",
-        "authoredOn",
-        "bodySite",
-    ];
+
     const PATIENT: &[&str] = &["birthDate", "_birthDate"];
     let resource = raw.as_object()?;
     let (keep, subject): (&[&str], bool) = match resource.get("resourceType")?.as_str()? {
         "Patient" => (PATIENT, false),
         "Condition" => (CONDITION, true),
         "Observation" => (OBSERVATION, false),
-        "MedicationRequest" => (MEDICATION, true),
+        "MedicationRequest" => (MEDICATION_ELEMENTS, true),
         "Encounter" => (ENCOUNTER, false),
         "Procedure" => (PROCEDURE, true),
-        "ServiceRequest" => (SERVICE, true),
+        "ServiceRequest" => (SERVICE_ELEMENTS, true),
         _ => return None,
     };
     let mut out: serde_json::Map<String, Value> = ["resourceType", "id"]
@@ -216,16 +234,8 @@ fn essentials(raw: &Value) -> Option<Value> {
         .chain(keep)
         .filter_map(|k| resource.get(*k).map(|v| ((*k).to_owned(), v.clone())))
         .collect();
-    // A contained Medication may carry the code a `#id` medicationReference points to.
-    if let Some(contained) = resource.get("contained").and_then(Value::as_array) {
-        let meds: Vec<Value> = contained
-            .iter()
-            .filter(|c| c.get("resourceType").and_then(Value::as_str) == Some("Medication"))
-            .cloned()
-            .collect();
-        if !meds.is_empty() {
-            out.insert("contained".to_owned(), Value::Array(meds));
-        }
+    if let Some(meds) = contained_medications(resource) {
+        out.insert("contained".to_owned(), meds);
     }
     if subject {
         out.insert(

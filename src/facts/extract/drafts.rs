@@ -13,38 +13,15 @@ use fhir_sdk::r4b::resources::{MedicationRequest, ServiceRequest};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{choices, medication, record, unreadable};
+use super::{
+    MEDICATION_ELEMENTS, SERVICE_ELEMENTS, choices, contained_medications, medication, record,
+    unreadable,
+};
 use crate::config::Rules;
 use crate::facts::{
     DataSource, DraftOrder, DraftOrderKind, MedicationOrderFact, ServiceRequestFact,
     UnreadableResource,
 };
-
-const MEDICATION_ELEMENTS: &[&str] = &[
-    "resourceType",
-    "id",
-    "status",
-    "intent",
-    "medicationCodeableConcept",
-    "medicationReference",
-    "dosageInstruction",
-    "dispenseRequest",
-    "reasonCode",
-    "reasonReference",
-    "authoredOn",
-];
-const SERVICE_ELEMENTS: &[&str] = &[
-    "resourceType",
-    "id",
-    "status",
-    "intent",
-    "code",
-    "occurrenceDateTime",
-    "occurrencePeriod",
-    "occurrenceTiming",
-    "authoredOn",
-    "bodySite",
-];
 
 pub(super) fn read(
     draft_orders: &Value,
@@ -119,8 +96,9 @@ pub(super) fn read(
 /// Only the elements the facts use, with the required ones a draft may lack filled
 /// (module docs).
 fn reduced(resource: &Map<String, Value>, keep: &[&str]) -> Map<String, Value> {
-    let mut out: Map<String, Value> = keep
+    let mut out: Map<String, Value> = ["resourceType", "id"]
         .iter()
+        .chain(keep)
         .filter_map(|k| resource.get(*k).map(|v| ((*k).to_owned(), v.clone())))
         .collect();
     if !out.get("status").is_some_and(Value::is_string) {
@@ -140,14 +118,8 @@ fn medication_draft(raw: &Value, rules: &Rules) -> Option<MedicationOrderFact> {
         None => {
             let resource = raw.as_object()?;
             let mut copy = reduced(resource, MEDICATION_ELEMENTS);
-            // A contained Medication may carry the code a `#id` reference points to.
-            if let Some(contained) = resource.get("contained").and_then(Value::as_array) {
-                let meds: Vec<Value> = contained
-                    .iter()
-                    .filter(|c| c.get("resourceType").and_then(Value::as_str) == Some("Medication"))
-                    .cloned()
-                    .collect();
-                copy.insert("contained".to_owned(), Value::Array(meds));
+            if let Some(meds) = contained_medications(resource) {
+                copy.insert("contained".to_owned(), meds);
             }
             if !copy.contains_key("medicationCodeableConcept")
                 && !copy.contains_key("medicationReference")
