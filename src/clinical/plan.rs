@@ -95,22 +95,32 @@ pub fn regimens(rules: &Rules, p: &PatientContext, first_recommended: bool) -> V
     allowed
         .into_iter()
         .enumerate()
-        .map(|(n, id)| {
-            let def = meds.regimen(id);
-            let policy = meds.renal_policy(def.ingredient);
-            let renal_adjusted = policy
-                .once_daily_below
-                .is_some_and(|limit| p.renal_below(limit) == Some(true));
-            RegimenChoice {
-                regimen: id,
-                ingredient: def.ingredient,
-                recommended: first_recommended && n == 0,
-                renal_adjusted,
-                weight_kg: p.weight.map(|(kg, _)| kg),
-                duration,
-            }
-        })
+        .map(|(n, id)| regimen_choice(rules, p, id, first_recommended && n == 0, duration))
         .collect()
+}
+
+/// One regimen as drafted for this patient: renal-adjusted phases when renal function is
+/// below the ingredient's `once-daily-below`, and the latest weight for per-kg doses.
+pub fn regimen_choice(
+    rules: &Rules,
+    p: &PatientContext,
+    id: RegimenId,
+    recommended: bool,
+    duration: TreatmentDuration,
+) -> RegimenChoice {
+    let meds = &rules.medications;
+    let def = meds.regimen(id);
+    RegimenChoice {
+        regimen: id,
+        ingredient: def.ingredient,
+        recommended,
+        renal_adjusted: meds
+            .renal_policy(def.ingredient)
+            .once_daily_below
+            .is_some_and(|limit| p.renal_below(limit) == Some(true)),
+        weight_kg: p.weight.map(|(kg, _)| kg),
+        duration,
+    }
 }
 
 /// Renal policy (`cds-services/medications.toml`): avoid below the threshold, or on dialysis.

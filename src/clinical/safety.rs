@@ -5,7 +5,7 @@ use super::model::{
     TreatmentDuration,
 };
 use super::patient::{PatientContext, Therapeutic, in_force, therapeutic};
-use super::plan::renal_allows;
+use super::plan::{regimen_choice, renal_allows};
 use super::record::{fmt_num, in_set};
 use super::scope::{IndexEpisode, considered_drafts, med_label};
 use crate::config::{DrugClass, Ingredient, RegimenId, Rules, ValueSetId};
@@ -75,24 +75,12 @@ pub fn run_checks(
 }
 
 fn lmwh_choice(rules: &Rules, p: &PatientContext) -> RegimenChoice {
-    let def = rules.medications.regimen(RegimenId::Enoxaparin);
-    let once_daily = rules
-        .medications
-        .renal_policy(def.ingredient)
-        .once_daily_below
-        .is_some_and(|l| p.renal_below(l) == Some(true));
-    RegimenChoice {
-        regimen: RegimenId::Enoxaparin,
-        ingredient: def.ingredient,
-        recommended: false,
-        renal_adjusted: once_daily,
-        weight_kg: p.weight.map(|(kg, _)| kg),
-        duration: if p.pregnancy.is_some() {
-            TreatmentDuration::Pregnancy
-        } else {
-            TreatmentDuration::ThreeMonths
-        },
-    }
+    let duration = if p.pregnancy.is_some() {
+        TreatmentDuration::Pregnancy
+    } else {
+        TreatmentDuration::ThreeMonths
+    };
+    regimen_choice(rules, p, RegimenId::Enoxaparin, false, duration)
 }
 
 /// §5 pregnancy-anticoagulant: pregnant and a draft DOAC or warfarin → critical; delete it and
@@ -214,21 +202,9 @@ fn renal_doac(
             .copied()
             .find(|id| renal_allows(rules, p, *id))
             .unwrap_or(RegimenId::Warfarin);
-        let def = rules.medications.regimen(id);
         SafetyFix::Replace {
             delete: orders.clone(),
-            with: RegimenChoice {
-                regimen: id,
-                ingredient: def.ingredient,
-                recommended: false,
-                renal_adjusted: rules
-                    .medications
-                    .renal_policy(def.ingredient)
-                    .once_daily_below
-                    .is_some_and(|l| p.renal_below(l) == Some(true)),
-                weight_kg: p.weight.map(|(kg, _)| kg),
-                duration: TreatmentDuration::ThreeMonths,
-            },
+            with: regimen_choice(rules, p, id, false, TreatmentDuration::ThreeMonths),
         }
     };
     Some(SafetyFinding {
