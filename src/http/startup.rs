@@ -177,9 +177,13 @@ impl Application {
                     max_lifetime: settings.jwt.max_lifetime,
                     tenants: settings.jwt.tenants.clone(),
                     jwks: settings.jwt.jwks.clone(),
-                })?))
+                })?
+                .with_replay_store(auth::replay_store(&settings.replay, &state.metrics)?)))
             }
-            AuthDecision::OffOnLoopback | AuthDecision::InsecureNoAuth => AuthPolicy::Off,
+            AuthDecision::OffOnLoopback | AuthDecision::InsecureNoAuth => {
+                auth::warn_if_replay_store_unused(&settings.replay);
+                AuthPolicy::Off
+            }
         });
         state.set_ready(true);
         let shared = state.clone();
