@@ -325,9 +325,8 @@ fn parse_replay(args: &ServeArgs) -> Result<ReplayConfig, SettingsError> {
     };
     let failure = match args.replay_store_failure.as_deref() {
         None => defaults.failure,
-        Some(text) => FailurePolicy::parse(text).ok_or_else(|| {
-            SettingsError::ReplayStoreFailure(auth::error::excerpt(text.trim()))
-        })?,
+        Some(text) => FailurePolicy::parse(text)
+            .ok_or_else(|| SettingsError::ReplayStoreFailure(auth::error::excerpt(text.trim())))?,
     };
     let timeout = match args.replay_store_timeout_ms.as_deref() {
         None => defaults.timeout,
@@ -776,10 +775,18 @@ mod tests {
             panic!("{:?}", s.replay.store)
         };
         assert_eq!(url.redacted(), "redis://:****@redis.example:6380/2");
-        assert!(!format!("{s:?}").contains("s3cret"), "Debug shows the password");
+        assert!(
+            !format!("{s:?}").contains("s3cret"),
+            "Debug shows the password"
+        );
         assert_eq!(s.replay.failure, FailurePolicy::FailOpen);
         assert_eq!(s.replay.timeout, Duration::from_millis(100));
-        for ok in ["memory", "redis://127.0.0.1:6379", "redis://h/0", "rediss://user:pw@h:6379/15"] {
+        for ok in [
+            "memory",
+            "redis://127.0.0.1:6379",
+            "redis://h/0",
+            "rediss://user:pw@h:6379/15",
+        ] {
             let args = ServeArgs {
                 replay_store: Some(ok.into()),
                 ..ServeArgs::default()
@@ -815,7 +822,10 @@ mod tests {
                 ..ServeArgs::default()
             };
             let msg = Settings::from_args(args).unwrap_err().to_string();
-            assert!(msg.contains("DVT_CDS_REPLAY_STORE_TIMEOUT_MS"), "{bad}: {msg}");
+            assert!(
+                msg.contains("DVT_CDS_REPLAY_STORE_TIMEOUT_MS"),
+                "{bad}: {msg}"
+            );
         }
     }
 }

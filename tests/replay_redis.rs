@@ -214,7 +214,11 @@ impl Drop for Instance {
 }
 
 /// The environment of every replica.
-fn replica_env(jwks: &JwksServer, replay_store: &str, failure: &str) -> Vec<(&'static str, String)> {
+fn replica_env(
+    jwks: &JwksServer,
+    replay_store: &str,
+    failure: &str,
+) -> Vec<(&'static str, String)> {
     vec![
         ("DVT_CDS_AUTH", "required".to_owned()),
         (
@@ -371,7 +375,11 @@ fn assert_fail_closed(answer: &Answer, who: &str) {
         message.contains("replay store") && message.contains("fail-closed"),
         "{who}: {message}"
     );
-    assert_eq!(answer.retry_after.as_deref(), Some("1"), "{who}: Retry-After");
+    assert_eq!(
+        answer.retry_after.as_deref(),
+        Some("1"),
+        "{who}: Retry-After"
+    );
 }
 
 async fn assert_store_status(kit: &Kit, instance: &Instance, status: &str, policy: &str) {
@@ -425,7 +433,10 @@ async fn three_replicas_share_replay_protection_in_redis() {
         assert_accepted(&answer, replicas[first].name);
         for (i, other) in replicas.iter().enumerate() {
             let answer = kit.call(other, &token).await;
-            let who = format!("token used on {}, replayed on {}", replicas[first].name, other.name);
+            let who = format!(
+                "token used on {}, replayed on {}",
+                replicas[first].name, other.name
+            );
             assert_replayed(&answer, &who);
             if i != first {
                 println!("  {who}: 401 replayed");
@@ -475,7 +486,10 @@ async fn three_replicas_share_replay_protection_in_redis() {
     let redis = RedisServer::start(port);
     for r in &replicas {
         let attempts = kit.until_accepted(r).await;
-        println!("  {}: Redis restarted -> 200 after {attempts} attempt(s)", r.name);
+        println!(
+            "  {}: Redis restarted -> 200 after {attempts} attempt(s)",
+            r.name
+        );
         assert_store_status(&kit, r, "reachable", "fail-closed").await;
     }
     let token = kit.token();
@@ -489,15 +503,15 @@ async fn three_replicas_share_replay_protection_in_redis() {
     for r in &replicas {
         let answer = kit.call(r, &kit.token()).await;
         assert_fail_closed(&answer, &format!("{} Redis frozen", r.name));
-        println!(
-            "  {}: Redis frozen -> 503 in {:?}",
-            r.name, answer.elapsed
-        );
+        println!("  {}: Redis frozen -> 503 in {:?}", r.name, answer.elapsed);
     }
     redis.signal("-CONT");
     for r in &replicas {
         let attempts = kit.until_accepted(r).await;
-        println!("  {}: Redis resumed -> 200 after {attempts} attempt(s)", r.name);
+        println!(
+            "  {}: Redis resumed -> 200 after {attempts} attempt(s)",
+            r.name
+        );
     }
     let metrics = kit.metrics(&replicas[0]).await;
     println!(

@@ -93,7 +93,7 @@ impl RedisUrl {
         }
         let shown = shown.to_string();
         redis::Client::open(text).map_err(|_| {
-            format!("the Redis client does not accept it (expected e.g. redis://host:6379/0)")
+            "the Redis client does not accept it (expected e.g. redis://host:6379/0)".to_owned()
         })?;
         Ok(RedisUrl {
             url: text.to_owned(),
@@ -255,13 +255,10 @@ impl ReplayStore {
     ) -> Result<ReplayStore, ReplayStoreError> {
         match &config.store {
             StoreLocation::Memory => Ok(ReplayStore::in_memory()),
-            StoreLocation::Redis(url) => RedisReplayStore::new(
-                url.clone(),
-                config.failure,
-                config.timeout,
-                metrics,
-            )
-            .map(ReplayStore::Redis),
+            StoreLocation::Redis(url) => {
+                RedisReplayStore::new(url.clone(), config.failure, config.timeout, metrics)
+                    .map(ReplayStore::Redis)
+            }
         }
     }
 
@@ -575,7 +572,10 @@ mod tests {
                 .all(|p| p.len() == 64 && p.chars().all(|c| c.is_ascii_hexdigit())),
             "{key}"
         );
-        assert!(!key.contains("ehr.example") && !key.contains("jti-1"), "{key}");
+        assert!(
+            !key.contains("ehr.example") && !key.contains("jti-1"),
+            "{key}"
+        );
         // Stable (every replica computes the same key), and distinct per issuer and per jti.
         assert_eq!(key, redis_key("https://ehr.example", "jti-1"));
         assert_ne!(key, redis_key("https://ehr.example", "jti-2"));
@@ -608,7 +608,13 @@ mod tests {
         let plain = RedisUrl::parse(" redis://127.0.0.1:6379/0 ").unwrap();
         assert_eq!(plain.redacted(), "redis://127.0.0.1:6379/0");
         assert!(RedisUrl::parse("rediss://cache.example:6380").is_ok());
-        for bad in ["", "cache:6379", "http://cache:6379", "redis:///0", "redis://h/db"] {
+        for bad in [
+            "",
+            "cache:6379",
+            "http://cache:6379",
+            "redis:///0",
+            "redis://h/db",
+        ] {
             assert!(RedisUrl::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(StoreLocation::parse("memory"), Ok(StoreLocation::Memory));
@@ -617,8 +623,14 @@ mod tests {
             StoreLocation::parse("redis://h:1/0"),
             Ok(StoreLocation::Redis(_))
         ));
-        assert_eq!(FailurePolicy::parse("fail-open"), Some(FailurePolicy::FailOpen));
-        assert_eq!(FailurePolicy::parse("fail-closed"), Some(FailurePolicy::FailClosed));
+        assert_eq!(
+            FailurePolicy::parse("fail-open"),
+            Some(FailurePolicy::FailOpen)
+        );
+        assert_eq!(
+            FailurePolicy::parse("fail-closed"),
+            Some(FailurePolicy::FailClosed)
+        );
         assert_eq!(FailurePolicy::parse("open"), None);
     }
 
@@ -674,11 +686,22 @@ mod tests {
         };
         let store = ReplayStore::from_config(&config, metrics.clone()).unwrap();
         // Accepted, twice: without the store there is no replay protection.
-        assert!(guarded(store.first_use("iss", "jti", 100, 0)).await.unwrap());
-        assert!(guarded(store.first_use("iss", "jti", 100, 0)).await.unwrap());
+        assert!(
+            guarded(store.first_use("iss", "jti", 100, 0))
+                .await
+                .unwrap()
+        );
+        assert!(
+            guarded(store.first_use("iss", "jti", 100, 0))
+                .await
+                .unwrap()
+        );
         assert_eq!(metrics.errors.with_label_values(&["fail-open"]).get(), 2);
         assert_eq!(
-            metrics.duration.with_label_values(&["error"]).get_sample_count(),
+            metrics
+                .duration
+                .with_label_values(&["error"])
+                .get_sample_count(),
             2
         );
     }
