@@ -5,7 +5,8 @@
 //! as separate processes (`DVT_CDS_AUTH=required`, the same public URL, the same Redis). A token
 //! used on one instance is refused as a replay on the others; Redis stopped, frozen and restarted
 //! mid-test gives fail-closed 503s (never a hang) and recovery. A second test covers
-//! `DVT_CDS_REPLAY_STORE_FAILURE=fail-open`. Without `redis-server` on the PATH the tests FAIL.
+//! `DVT_CDS_REPLAY_STORE_FAILURE=fail-open`, a third `rediss://` (TLS, certificates made with the
+//! `openssl` command). Without `redis-server` on the PATH the tests FAIL.
 //!
 //! `replay_check_latency` (ignored; run it by name) measures what the Redis check adds.
 
@@ -74,10 +75,16 @@ fn redis_ping(port: u16) -> bool {
 
 impl RedisServer {
     fn start(port: u16) -> RedisServer {
+        RedisServer::start_with(&["--port".into(), port.to_string()], port, redis_ping)
+    }
+
+    /// `redis-server` with `args` (the listening ports), ready when `ready(port)`.
+    fn start_with(args: &[String], port: u16, ready: fn(u16) -> bool) -> RedisServer {
         require_redis_server();
         let dir = tempfile::tempdir().expect("temp dir");
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(args)
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(dir.path())
@@ -92,7 +99,7 @@ impl RedisServer {
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !redis_ping(port) {
+        while !ready(port) {
             if let Ok(Some(status)) = server.child.try_wait() {
                 panic!("redis-server on port {port} exited at start ({status})");
             }
@@ -644,4 +651,132 @@ async fn replay_check_latency() {
         report(&format!("{name} first use"), first);
         report(&format!("{name} replay detected"), replayed);
     }
+}
+
+fn openssl(args: &[&str], dir: &std::path::Path) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("`openssl` is needed for the TLS test (apt-get install openssl): {e}")
+        });
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `rediss://`: a Redis with TLS only, its certificate from a private CA. A replica that trusts
+/// the CA (`SSL_CERT_FILE`, read by the system-roots loader) shares replay protection over TLS;
+/// one that does not refuses the server (fail-closed 503): the certificate is verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_verifies_the_server_certificate() {
+    require_redis_server();
+    let certs = tempfile::tempdir().expect("temp dir");
+    let dir = certs.path();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=replay test CA",
+    ]);
+    openssl(&ca, dir);
+    let mut csr = vec!["req"];
+    csr.extend(ec);
+    csr.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    openssl(&csr, dir);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+         keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "1",
+            "-extfile",
+            "ext.cnf",
+        ],
+        dir,
+    );
+    let port = free_port();
+    let path = |f: &str| dir.join(f).display().to_string();
+    let _redis = RedisServer::start_with(
+        &[
+            "--port".into(),
+            "0".into(),
+            "--tls-port".into(),
+            port.to_string(),
+            "--tls-cert-file".into(),
+            path("server.pem"),
+            "--tls-key-file".into(),
+            path("server.key"),
+            "--tls-ca-cert-file".into(),
+            path("ca.pem"),
+            "--tls-auth-clients".into(),
+            "no".into(),
+        ],
+        port,
+        |port| TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok(),
+    );
+    let kit = Kit::new();
+    let jwks = JwksServer::start().await;
+    jwks.set(JWKS_PATH, jwt::jwks(&[&kit.key]));
+    let url = format!("rediss://localhost:{port}/0");
+    let mut env = replica_env(&jwks, &url, "fail-closed");
+    // Long enough for the connection attempts to end with their own error (logged).
+    let mut slow = env.clone();
+    slow.retain(|(k, _)| *k != "DVT_CDS_REPLAY_STORE_TIMEOUT_MS");
+    slow.push(("DVT_CDS_REPLAY_STORE_TIMEOUT_MS", "5000".to_owned()));
+    let untrusting = Instance::start("untrusting", &slow);
+    env.push(("SSL_CERT_FILE", path("ca.pem")));
+    let replicas = [Instance::start("F", &env), Instance::start("G", &env)];
+    let token = kit.token();
+    assert_accepted(&kit.call(&replicas[0], &token).await, "F over TLS");
+    assert_replayed(&kit.call(&replicas[1], &token).await, "G over TLS");
+    assert_store_status(&kit, &replicas[1], "reachable", "fail-closed").await;
+    println!("  rediss://: token used on F -> 401 replayed on G");
+    let answer = kit.call(&untrusting, &kit.token()).await;
+    assert_fail_closed(&answer, "a replica without the CA");
+    assert_store_status(&kit, &untrusting, "unreachable", "fail-closed").await;
+    println!("  rediss:// with an untrusted certificate -> 503 (refused)");
+    let logs = untrusting.logs();
+    assert!(
+        logs.contains("invalid peer certificate"),
+        "the refusal is the certificate check:\n{logs}"
+    );
 }

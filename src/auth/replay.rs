@@ -340,7 +340,7 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::TimedOut => f.write_str("no answer within the timeout"),
-            Failure::Redis(e) => write!(f, "{:?}: {}", e.kind(), e.detail().unwrap_or("-")),
+            Failure::Redis(e) => write!(f, "{e}"),
         }
     }
 }
