@@ -619,7 +619,7 @@ async fn replay_check_latency() {
         samples.sort();
         let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
         println!(
-            "{name:<28} n={} median={:?} p90={:?} p99={:?} max={:?}",
+            "{name:<32} n={} median={:?} p90={:?} p99={:?} max={:?}",
             samples.len(),
             at(0.5),
             at(0.9),
@@ -651,6 +651,32 @@ async fn replay_check_latency() {
         report(&format!("{name} first use"), first);
         report(&format!("{name} replay detected"), replayed);
     }
+
+    // End to end: the same authenticated GET /cds-services on two instances of the binary, one
+    // with the in-memory store and one with Redis, alternating (same load on both).
+    const REQUESTS: usize = 500;
+    let kit = Kit::new();
+    let jwks = JwksServer::start().await;
+    jwks.set(JWKS_PATH, jwt::jwks(&[&kit.key]));
+    let memory = Instance::start("memory", &replica_env(&jwks, "memory", "fail-closed"));
+    let shared = Instance::start("redis", &replica_env(&jwks, &redis.url(), "fail-closed"));
+    for instance in [&memory, &shared] {
+        for _ in 0..50 {
+            assert_accepted(&kit.call(instance, &kit.token()).await, instance.name);
+        }
+    }
+    let tokens: Vec<(String, String)> = (0..REQUESTS).map(|_| (kit.token(), kit.token())).collect();
+    let (mut on_memory, mut on_redis) = (Vec::new(), Vec::new());
+    for (a, b) in &tokens {
+        let answer = kit.call(&memory, a).await;
+        assert_accepted(&answer, "memory");
+        on_memory.push(answer.elapsed);
+        let answer = kit.call(&shared, b).await;
+        assert_accepted(&answer, "redis");
+        on_redis.push(answer.elapsed);
+    }
+    report("HTTP GET /cds-services, memory", on_memory);
+    report("HTTP GET /cds-services, redis", on_redis);
 }
 
 fn openssl(args: &[&str], dir: &std::path::Path) {
