@@ -806,3 +806,46 @@ async fn rediss_verifies_the_server_certificate() {
         "the refusal is the certificate check:\n{logs}"
     );
 }
+
+/// Bad replay store settings stop start-up naming the variable, without echoing a password; the
+/// password is not shown by `--help` either.
+#[test]
+fn bad_replay_store_settings_stop_start_up_naming_the_variable() {
+    let run = |args: &[&str], envs: &[(&str, &str)]| {
+        let mut command = Command::new(BIN);
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("DVT_CDS_") {
+                command.env_remove(k);
+            }
+        }
+        let out = command
+            .args(args)
+            .envs(envs.iter().copied())
+            .env("DVT_CDS_BIND", "127.0.0.1:0")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the binary");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    for (name, value) in [
+        ("DVT_CDS_REPLAY_STORE", "redis://:hunter2@cache:6379/zero"),
+        ("DVT_CDS_REPLAY_STORE", "http://cache:6379"),
+        ("DVT_CDS_REPLAY_STORE_FAILURE", "fail-maybe"),
+        ("DVT_CDS_REPLAY_STORE_TIMEOUT_MS", "0"),
+    ] {
+        let (ok, output) = run(&["serve"], &[(name, value)]);
+        assert!(!ok, "{name}={value} started");
+        assert!(output.contains(name), "{name}={value}: {output}");
+        assert!(!output.contains("hunter2"), "{name}={value}: {output}");
+    }
+    let (ok, help) = run(
+        &["serve", "--help"],
+        &[("DVT_CDS_REPLAY_STORE", "redis://:hunter2@cache:6379/0")],
+    );
+    assert!(ok && help.contains("DVT_CDS_REPLAY_STORE"), "{help}");
+    assert!(!help.contains("hunter2"), "{help}");
+}
