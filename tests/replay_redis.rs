@@ -235,7 +235,9 @@ fn replica_env(
         ("DVT_CDS_PUBLIC_URL", PUBLIC_URL.to_owned()),
         ("DVT_CDS_REPLAY_STORE", replay_store.to_owned()),
         ("DVT_CDS_REPLAY_STORE_FAILURE", failure.to_owned()),
-        ("DVT_CDS_REPLAY_STORE_TIMEOUT_MS", "200".to_owned()),
+        // Generous for a busy CI machine (a check taking longer fails closed: a 503 where the test
+        // expects 200).
+        ("DVT_CDS_REPLAY_STORE_TIMEOUT_MS", "500".to_owned()),
     ]
 }
 
@@ -325,6 +327,21 @@ impl Kit {
             .text()
             .await
             .expect("metrics")
+    }
+
+    /// `/readyz` until it reports Redis reachable, at most ~20 s.
+    async fn until_reachable(&self, instance: &Instance) {
+        for _ in 0..100 {
+            if self.readyz(instance).await.1["replayStore"]["status"] == "reachable" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!(
+            "instance {}: Redis never reachable:\n{}",
+            instance.name,
+            instance.logs()
+        );
     }
 
     /// Fresh tokens until `instance` answers 200 (Redis reconnected), at most ~20 s.
@@ -791,6 +808,11 @@ async fn rediss_verifies_the_server_certificate() {
     let untrusting = Instance::start("untrusting", &slow);
     env.push(("SSL_CERT_FILE", path("ca.pem")));
     let replicas = [Instance::start("F", &env), Instance::start("G", &env)];
+    // The first TLS connection (handshake, system roots loaded) may take longer than one check
+    // may wait on a busy machine: wait until both report Redis reachable.
+    for r in &replicas {
+        kit.until_reachable(r).await;
+    }
     let token = kit.token();
     assert_accepted(&kit.call(&replicas[0], &token).await, "F over TLS");
     assert_replayed(&kit.call(&replicas[1], &token).await, "G over TLS");

@@ -28,6 +28,8 @@ pub struct ReplayStoreError(pub String);
 
 /// Default `DVT_CDS_REPLAY_STORE_TIMEOUT_MS`.
 pub const DEFAULT_TIMEOUT_MS: u64 = 250;
+/// Longest one (re)connection attempt may take (at least the check timeout).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Prefix of every key this service writes in Redis.
 pub const KEY_PREFIX: &str = "dvt-cds:jti:";
 
@@ -355,11 +357,13 @@ impl RedisReplayStore {
     ) -> Result<RedisReplayStore, ReplayStoreError> {
         let client = redis::Client::open(url.url.as_str())
             .map_err(|_| ReplayStoreError(format!("{url}: not a Redis URL the client accepts")))?;
-        // Each (re)connection: a connect timeout of `timeout`, two retries spaced 50 ms to 1 s;
-        // a failed reconnection is tried again by the next command. Every command is bounded
-        // by `timeout` as well (and by the tokio timeout around it).
+        // Each (re)connection attempt: up to CONNECT_TIMEOUT (at least `timeout`; a TLS handshake
+        // may need longer than one check may wait), two retries spaced 50 ms to 1 s; a failed
+        // reconnection is tried again by the next command. Reconnections run in the background
+        // (the manager spawns them), so a check never waits longer than `timeout` for them:
+        // every command is bounded by the tokio timeout in `query`.
         let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
+            .set_connection_timeout(Some(timeout.max(CONNECT_TIMEOUT)))
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(2)
             .set_min_delay(Duration::from_millis(50))
@@ -368,6 +372,13 @@ impl RedisReplayStore {
             .get_connection_manager_lazy(config)
             .map_err(|e| ReplayStoreError(format!("{url}: {e}")))?;
         metrics.up.set(0);
+        // The first connection is lazy, made by whoever awaits it; start it now in the
+        // background (without failing anything: Redis may come up later) so that the first
+        // requests do not pay for it.
+        let mut warm_up = manager.clone();
+        tokio::spawn(async move {
+            let _ = redis::cmd("PING").query_async::<String>(&mut warm_up).await;
+        });
         Ok(RedisReplayStore {
             url,
             manager,
