@@ -239,24 +239,50 @@ def reference_checks(objs: list[dict], namespace: str) -> list[str]:
                     f"does not fit in terminationGracePeriodSeconds {grace}s"
                 )
 
-    def pods_selected(selector: dict | None) -> bool:
+    # StatefulSets (components/redis-replay-store: the example Redis) are workloads too.
+    statefulsets = by_kind.get("StatefulSet", {})
+    for n, st in statefulsets.items():
+        labels = st["spec"]["template"]["metadata"].get("labels", {})
+        if not selector_matches(st["spec"].get("selector"), labels):
+            errors.append(f"StatefulSet/{n}: spec.selector does not match the pod template labels")
+        governing = services.get(st["spec"].get("serviceName"))
+        if governing is None:
+            errors.append(f"StatefulSet/{n}: serviceName {st['spec'].get('serviceName')} is not defined")
+        elif governing["spec"].get("clusterIP") != "None":
+            errors.append(f"StatefulSet/{n}: its governing Service must be headless (clusterIP: None)")
+    workloads = list(deployments.values()) + list(statefulsets.values())
+
+    def pods_selected(selector: dict | None, among: list | None = None) -> bool:
         return any(
             selector_matches(selector, d["spec"]["template"]["metadata"].get("labels", {}))
-            for d in deployments.values()
+            for d in (workloads if among is None else among)
         )
 
     def container_port_names() -> set:
         return {
             p.get("name")
-            for d in deployments.values()
+            for d in workloads
             for c in d["spec"]["template"]["spec"]["containers"]
             for p in c.get("ports", [])
         }
 
+    # DVT_CDS_REPLAY_STORE=redis://<service>:<port>/<db> names a Service of these objects (when its
+    # host is a bare Service name or <service>.<namespace>.svc...); a managed Redis is not checked.
+    store = env_values.get("DVT_CDS_REPLAY_STORE", "memory")
+    if m := re.fullmatch(r"rediss?://(?:[^@/]*@)?([a-z0-9-]+)(\.[a-z0-9.-]*svc[a-z0-9.-]*)?(?::(\d+))?(/\d*)?", store):
+        host, port = m.group(1), int(m.group(3) or 6379)
+        if host in services:
+            if port not in {p.get("port") for p in services[host]["spec"].get("ports", [])}:
+                errors.append(f"DVT_CDS_REPLAY_STORE: port {port} is not a port of Service/{host}")
+        elif m.group(2) or host.startswith("distal-dvt-cds"):
+            errors.append(f"DVT_CDS_REPLAY_STORE: Service {host} is not defined")
+    elif store != "memory" and not store.startswith(("redis://", "rediss://")):
+        errors.append(f"DVT_CDS_REPLAY_STORE={store!r}: expected memory or a redis:// URL")
+
     for sname, s in services.items():
         sel = s["spec"].get("selector")
         if not pods_selected({"matchLabels": sel} if sel else None):
-            errors.append(f"Service/{sname}: its selector matches no Deployment's pods")
+            errors.append(f"Service/{sname}: its selector matches no workload's pods")
         for p in s["spec"].get("ports", []):
             tp = p.get("targetPort")
             if isinstance(tp, str) and tp not in container_port_names():
@@ -267,9 +293,16 @@ def reference_checks(objs: list[dict], namespace: str) -> list[str]:
                 errors.append(f"{kind}/{n}: its selector matches no Deployment's pods")
     for n, o in by_kind.get("NetworkPolicy", {}).items():
         if not pods_selected(o["spec"].get("podSelector")):
-            errors.append(f"NetworkPolicy/{n}: podSelector matches no Deployment's pods")
+            errors.append(f"NetworkPolicy/{n}: podSelector matches no workload's pods")
+        for direction, peers in (("ingress", "from"), ("egress", "to")):
+            for rule in o["spec"].get(direction, []):
+                for peer in rule.get(peers, []):
+                    if "podSelector" in peer and "namespaceSelector" not in peer \
+                            and not pods_selected(peer["podSelector"]):
+                        errors.append(f"NetworkPolicy/{n}: a {direction} podSelector matches no workload's pods")
         bind = env_values.get("DVT_CDS_BIND")
-        if bind:
+        # The listen port applies to policies of the service's own pods (the Deployment).
+        if bind and pods_selected(o["spec"].get("podSelector"), list(deployments.values())):
             port = int(bind.rsplit(":", 1)[1])
             for rule in o["spec"].get("ingress", []):
                 for p in rule.get("ports", []):

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use time::OffsetDateTime;
 
+use crate::auth::replay::{FailurePolicy, ReplayConfig, StoreLocation};
 use crate::auth::{self, SigningAlg};
 use crate::config::Config;
 
@@ -109,6 +110,20 @@ pub struct ServeArgs {
     /// The /playground test page: auto (on when auth is off), on, off [default: auto]
     #[arg(long, env = "DVT_CDS_PLAYGROUND", value_enum)]
     pub playground: Option<PlaygroundMode>,
+    /// JWT `jti` replay store: memory (this process only) or redis://HOST:PORT/DB, shared by every replica (rediss:// for TLS) [default: memory]
+    #[arg(
+        long,
+        env = "DVT_CDS_REPLAY_STORE",
+        value_name = "memory|URL",
+        hide_env_values = true
+    )]
+    pub replay_store: Option<String>,
+    /// When the Redis replay store cannot answer: fail-closed (503) or fail-open (accept without a replay check) [default: fail-closed]
+    #[arg(long, env = "DVT_CDS_REPLAY_STORE_FAILURE", value_name = "POLICY")]
+    pub replay_store_failure: Option<String>,
+    /// Longest one replay check in Redis may take, in ms (1-10000) [default: 250]
+    #[arg(long, env = "DVT_CDS_REPLAY_STORE_TIMEOUT_MS", value_name = "MS")]
+    pub replay_store_timeout_ms: Option<String>,
 }
 
 /// The prefetch fallback flags of `evaluate` (same variables and defaults as `serve`).
@@ -176,6 +191,8 @@ pub struct Settings {
     pub fixed_now: Option<OffsetDateTime>,
     /// `DVT_CDS_PLAYGROUND` (see [`Settings::playground_enabled`]).
     pub playground: PlaygroundMode,
+    /// `DVT_CDS_REPLAY_STORE`, `DVT_CDS_REPLAY_STORE_FAILURE`, `DVT_CDS_REPLAY_STORE_TIMEOUT_MS`.
+    pub replay: ReplayConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -214,6 +231,21 @@ pub enum SettingsError {
          serve WITHOUT any authentication on a network you trust."
     )]
     InsecureNeeded { bind: String },
+    #[error(
+        "DVT_CDS_REPLAY_STORE / --replay-store: {0}; expected `memory` or \
+         redis://[:PASSWORD@]HOST:PORT/DB (rediss:// for TLS)"
+    )]
+    ReplayStore(String),
+    #[error(
+        "DVT_CDS_REPLAY_STORE_FAILURE / --replay-store-failure: `{0}`: expected fail-closed or \
+         fail-open"
+    )]
+    ReplayStoreFailure(String),
+    #[error(
+        "DVT_CDS_REPLAY_STORE_TIMEOUT_MS / --replay-store-timeout-ms: `{0}`: expected milliseconds \
+         from 1 to 10000"
+    )]
+    ReplayStoreTimeout(String),
 }
 
 /// JWT settings besides the issuers and the `jku` allow-list.
@@ -284,6 +316,35 @@ fn parse_jku_allowlist(list: Option<&str>) -> Result<Vec<String>, SettingsError>
         .collect()
 }
 
+/// The replay store variables (errors name the variable; the store URL is never quoted).
+fn parse_replay(args: &ServeArgs) -> Result<ReplayConfig, SettingsError> {
+    let defaults = ReplayConfig::default();
+    let store = match args.replay_store.as_deref() {
+        None => defaults.store,
+        Some(text) => StoreLocation::parse(text).map_err(SettingsError::ReplayStore)?,
+    };
+    let failure = match args.replay_store_failure.as_deref() {
+        None => defaults.failure,
+        Some(text) => FailurePolicy::parse(text)
+            .ok_or_else(|| SettingsError::ReplayStoreFailure(auth::error::excerpt(text.trim())))?,
+    };
+    let timeout = match args.replay_store_timeout_ms.as_deref() {
+        None => defaults.timeout,
+        Some(text) => text
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|ms| (1..=10_000).contains(ms))
+            .map(Duration::from_millis)
+            .ok_or_else(|| SettingsError::ReplayStoreTimeout(auth::error::excerpt(text.trim())))?,
+    };
+    Ok(ReplayConfig {
+        store,
+        failure,
+        timeout,
+    })
+}
+
 fn parse_extra_algs(list: Option<&str>) -> Result<Vec<SigningAlg>, SettingsError> {
     items(list)
         .map(|alg| {
@@ -323,6 +384,7 @@ impl Default for Settings {
             workers: None,
             fixed_now: None,
             playground: PlaygroundMode::Auto,
+            replay: ReplayConfig::default(),
         }
     }
 }
@@ -342,6 +404,7 @@ impl Settings {
     /// Layer the flags/env of `serve` over the defaults and check them.
     pub fn from_args(args: ServeArgs) -> Result<Settings, SettingsError> {
         let defaults = Settings::default();
+        let replay = parse_replay(&args)?;
         let settings = Settings {
             bind: args.bind.unwrap_or(defaults.bind),
             config_dir: args.config_dir.unwrap_or(defaults.config_dir),
@@ -379,6 +442,7 @@ impl Settings {
             workers: None,
             fixed_now: None,
             playground: args.playground.unwrap_or_default(),
+            replay,
         };
         settings.bind_addrs()?;
         if let Some(url) = &settings.public_url
@@ -691,5 +755,77 @@ mod tests {
                 .to_string()
                 .contains("DVT_CDS_PUBLIC_URL")
         );
+    }
+
+    #[test]
+    fn replay_store_settings_are_parsed_and_named() {
+        let s = Settings::from_args(ServeArgs::default()).unwrap();
+        assert_eq!(s.replay, ReplayConfig::default());
+        assert_eq!(s.replay.store, StoreLocation::Memory);
+        assert_eq!(s.replay.failure, FailurePolicy::FailClosed);
+        assert_eq!(s.replay.timeout, Duration::from_millis(250));
+        let args = ServeArgs {
+            replay_store: Some("redis://:s3cret@redis.example:6380/2".into()),
+            replay_store_failure: Some("fail-open".into()),
+            replay_store_timeout_ms: Some("100".into()),
+            ..ServeArgs::default()
+        };
+        let s = Settings::from_args(args).unwrap();
+        let StoreLocation::Redis(url) = &s.replay.store else {
+            panic!("{:?}", s.replay.store)
+        };
+        assert_eq!(url.redacted(), "redis://:****@redis.example:6380/2");
+        assert!(
+            !format!("{s:?}").contains("s3cret"),
+            "Debug shows the password"
+        );
+        assert_eq!(s.replay.failure, FailurePolicy::FailOpen);
+        assert_eq!(s.replay.timeout, Duration::from_millis(100));
+        for ok in [
+            "memory",
+            "redis://127.0.0.1:6379",
+            "redis://h/0",
+            "rediss://user:pw@h:6379/15",
+        ] {
+            let args = ServeArgs {
+                replay_store: Some(ok.into()),
+                ..ServeArgs::default()
+            };
+            assert!(Settings::from_args(args).is_ok(), "{ok}");
+        }
+        for bad in [
+            "redis",
+            "http://h:6379",
+            "redis://",
+            "redis://:s3cret@h:6379/x",
+            "Memory",
+        ] {
+            let args = ServeArgs {
+                replay_store: Some(bad.into()),
+                ..ServeArgs::default()
+            };
+            let msg = Settings::from_args(args).unwrap_err().to_string();
+            assert!(msg.contains("DVT_CDS_REPLAY_STORE"), "{bad}: {msg}");
+            assert!(!msg.contains("s3cret"), "{bad}: {msg}");
+        }
+        for bad in ["closed", "FAIL-OPEN", ""] {
+            let args = ServeArgs {
+                replay_store_failure: Some(bad.into()),
+                ..ServeArgs::default()
+            };
+            let msg = Settings::from_args(args).unwrap_err().to_string();
+            assert!(msg.contains("DVT_CDS_REPLAY_STORE_FAILURE"), "{bad}: {msg}");
+        }
+        for bad in ["0", "10001", "-1", "1s", ""] {
+            let args = ServeArgs {
+                replay_store_timeout_ms: Some(bad.into()),
+                ..ServeArgs::default()
+            };
+            let msg = Settings::from_args(args).unwrap_err().to_string();
+            assert!(
+                msg.contains("DVT_CDS_REPLAY_STORE_TIMEOUT_MS"),
+                "{bad}: {msg}"
+            );
+        }
     }
 }

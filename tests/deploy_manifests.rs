@@ -34,6 +34,8 @@ const CONFIG_ENV: &str = "deploy/k8s/base/config.env";
 const SITE_OVERLAY: &str = "deploy/k8s/overlays/site-config/kustomization.yaml";
 const SITE_MOUNT: &str = "deploy/k8s/overlays/site-config/mount-cds-services.yaml";
 const SERVICE_MONITOR: &str = "deploy/k8s/components/servicemonitor/servicemonitor.yaml";
+const REDIS_COMPONENT: &str = "deploy/k8s/components/redis-replay-store/kustomization.yaml";
+const REDIS_MANIFEST: &str = "deploy/k8s/components/redis-replay-store/redis.yaml";
 
 // ---- a line-based reader for the YAML this repository writes ----------------------------------
 
@@ -231,6 +233,11 @@ fn http_get(addr: SocketAddr, path: &str) -> Result<u16, String> {
 /// loopback port), authentication (off: the loopback default) and the configuration directory
 /// (the repository's `cds-services/`; the manifest's is the path inside the image).
 fn start_with_manifest_env() -> (Server, SocketAddr) {
+    start_with_manifest_env_and(&[])
+}
+
+/// [`start_with_manifest_env`], then `extra` variables on top.
+fn start_with_manifest_env_and(extra: &[(String, String)]) -> (Server, SocketAddr) {
     let port = free_port();
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let dir = tempfile::tempdir().expect("temp dir");
@@ -247,6 +254,7 @@ fn start_with_manifest_env() -> (Server, SocketAddr) {
     }
     cmd.env("DVT_CDS_AUTH", "off")
         .env("DVT_CDS_CONFIG_DIR", root().join("cds-services"))
+        .envs(extra.iter().map(|(k, v)| (k, v)))
         .args(["serve", "--bind", &addr.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -487,5 +495,72 @@ fn the_line_reader_reads_what_it_should() {
     assert_eq!(
         env_file("# c\nA=1\n\nB = 2\n"),
         BTreeMap::from([("A".into(), "1".into()), ("B".into(), "2".into())])
+    );
+}
+
+/// `NAME=value` literals of a kustomization's `configMapGenerator`.
+fn literals(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("- "))
+        .filter(|l| l.starts_with("DVT_CDS_"))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            let v = v.split(" #").next().unwrap_or(v);
+            (k.trim().to_owned(), v.trim().to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn the_redis_component_points_the_service_at_its_redis() {
+    let env = literals(&read(REDIS_COMPONENT));
+    let store = env
+        .get("DVT_CDS_REPLAY_STORE")
+        .unwrap_or_else(|| panic!("{REDIS_COMPONENT}: no DVT_CDS_REPLAY_STORE"));
+    let rest = store
+        .strip_prefix("redis://")
+        .unwrap_or_else(|| panic!("{REDIS_COMPONENT}: DVT_CDS_REPLAY_STORE={store}"));
+    let (host, port) = rest
+        .split('/')
+        .next()
+        .and_then(|hp| hp.split_once(':'))
+        .unwrap_or_else(|| panic!("{REDIS_COMPONENT}: DVT_CDS_REPLAY_STORE={store}: no HOST:PORT"));
+    let redis = read(REDIS_MANIFEST);
+    assert!(
+        values(&redis, "name").iter().any(|n| n == host),
+        "{REDIS_MANIFEST}: no Service named {host} (DVT_CDS_REPLAY_STORE={store})"
+    );
+    assert!(
+        values(&redis, "port").iter().any(|p| p == port)
+            && values(&redis, "containerPort").iter().any(|p| p == port),
+        "{REDIS_MANIFEST}: the Service and the container must listen on {port}"
+    );
+    // An evicted token id would let its replay through: the example Redis never evicts.
+    let args: Vec<&str> = redis.lines().map(str::trim).collect();
+    assert!(
+        args.windows(2)
+            .any(|w| w[0] == "- --maxmemory-policy" && w[1] == "- noeviction"),
+        "{REDIS_MANIFEST}: --maxmemory-policy noeviction"
+    );
+    assert_eq!(
+        env.get("DVT_CDS_REPLAY_STORE_FAILURE").map(String::as_str),
+        Some("fail-closed")
+    );
+    // The binary takes the component's values with authentication on, and starts and is ready
+    // although that Redis does not exist here (it connects lazily; /readyz stays 200).
+    let mut extra: Vec<(String, String)> = env.into_iter().collect();
+    extra.push(("DVT_CDS_AUTH".into(), "required".into()));
+    extra.push((
+        "DVT_CDS_TRUSTED_ISSUERS".into(),
+        "https://ehr.example.org=https://127.0.0.1:9/jwks.json".into(),
+    ));
+    let (server, addr) = start_with_manifest_env_and(&extra);
+    let status = http_get(addr, "/readyz")
+        .unwrap_or_else(|e| panic!("GET /readyz: {e}\nserver log:\n{}", server.log()));
+    assert_eq!(status, 200, "server log:\n{}", server.log());
+    assert!(
+        server.log().contains("redis://distal-dvt-cds-redis"),
+        "the start-up log names the store:\n{}",
+        server.log()
     );
 }

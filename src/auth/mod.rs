@@ -110,6 +110,8 @@ pub enum AuthConfigError {
     JkuAllowlist { entry: String, why: String },
     #[error("JWKS HTTP client: {0}")]
     Client(#[from] reqwest::Error),
+    #[error("DVT_CDS_REPLAY_STORE: {0}")]
+    ReplayStore(#[from] ReplayStoreError),
 }
 
 /// A verified token: what may be logged about it.
@@ -225,6 +227,17 @@ impl Authenticator {
             jwks: JwksCache::new(config.jwks)?,
             replay: ReplayStore::in_memory(),
         })
+    }
+
+    /// Use `store` for `jti` replay protection (default: in memory, this process only).
+    pub fn with_replay_store(mut self, store: ReplayStore) -> Authenticator {
+        self.replay = store;
+        self
+    }
+
+    /// The replay store (for `/readyz`).
+    pub fn replay_store(&self) -> &ReplayStore {
+        &self.replay
     }
 
     /// The `aud` a token must carry for a request to `path` (e.g. `/cds-services/x`).

@@ -12,8 +12,10 @@ use actix_web::middleware::Next;
 use actix_web::web;
 
 use super::errors::ApiError;
+use super::metrics::Metrics;
 use super::state::AppState;
-use crate::auth::{AuthError, AuthFailure, Authenticator};
+use crate::auth::replay::{ReplayConfig, ReplayHealth, ReplayStore, StoreLocation};
+use crate::auth::{AuthConfigError, AuthError, AuthFailure, Authenticator, ReplayStoreError};
 
 /// Whether requests must carry a JWT (registered as `web::Data<AuthPolicy>`; without it every
 /// protected request fails closed).
@@ -114,5 +116,53 @@ pub async fn authenticate(
                 .error_response(ApiError::Unauthorized(e))
                 .map_into_right_body())
         }
+    }
+}
+
+/// The `jti` replay store `config` names, its metrics registered in `metrics` (Redis only). Logs
+/// which store is used (the Redis URL with its password masked). No connection is made here.
+pub fn replay_store(
+    config: &ReplayConfig,
+    metrics: &Metrics,
+) -> Result<ReplayStore, AuthConfigError> {
+    match &config.store {
+        StoreLocation::Memory => {
+            tracing::info!(
+                replay_store = "memory",
+                "JWT replay protection in this process's memory (DVT_CDS_REPLAY_STORE=memory): with several replicas, set DVT_CDS_REPLAY_STORE to a shared Redis"
+            );
+            Ok(ReplayStore::in_memory())
+        }
+        StoreLocation::Redis(url) => {
+            let replay_metrics = metrics
+                .register_replay_metrics()
+                .map_err(|e| ReplayStoreError(format!("metrics: {e}")))?;
+            let store = ReplayStore::from_config(config, replay_metrics)?;
+            tracing::info!(
+                replay_store = %url,
+                failure_policy = config.failure.as_str(),
+                timeout_ms = config.timeout.as_millis() as u64,
+                "JWT replay protection shared in Redis (connects on first use)"
+            );
+            Ok(store)
+        }
+    }
+}
+
+/// A Redis replay store configured while authentication is off: say it is not used.
+pub fn warn_if_replay_store_unused(config: &ReplayConfig) {
+    if let StoreLocation::Redis(url) = &config.store {
+        tracing::warn!(
+            replay_store = %url,
+            "DVT_CDS_REPLAY_STORE is set but authentication is off: no token is checked, the store is not used"
+        );
+    }
+}
+
+/// What `/readyz` reports about the replay store (`None` when authentication is off).
+pub async fn replay_health(policy: Option<&AuthPolicy>) -> Option<ReplayHealth> {
+    match policy? {
+        AuthPolicy::Off => None,
+        AuthPolicy::Required(authenticator) => Some(authenticator.replay_store().health().await),
     }
 }

@@ -5,6 +5,7 @@
 //! `extension["dvt-cds"]`.
 
 use crate::auth::AuthFailure;
+use crate::auth::replay::ReplayMetrics;
 use crate::fetch::FetchReport;
 use crate::pipeline::HookOutcome;
 use prometheus::{
@@ -183,6 +184,15 @@ impl Metrics {
         self.accepted_suggestions
             .with_label_values(&[service])
             .inc_by(accepted_suggestions as u64);
+    }
+
+    /// Register the shared replay store's metrics (`replay_store_*`; only when Redis is used).
+    pub fn register_replay_metrics(&self) -> prometheus::Result<ReplayMetrics> {
+        let metrics = ReplayMetrics::new()?;
+        self.registry.register(Box::new(metrics.errors.clone()))?;
+        self.registry.register(Box::new(metrics.duration.clone()))?;
+        self.registry.register(Box::new(metrics.up.clone()))?;
+        Ok(metrics)
     }
 
     /// Prometheus text exposition format.

@@ -13,6 +13,7 @@ use serde_json::json;
 use tracing::Instrument;
 use tracing::field::Empty;
 
+use super::auth::AuthPolicy;
 use super::body;
 use super::errors::ApiError;
 use super::hooks;
@@ -145,16 +146,26 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: configuration, value sets and schemas are loaded.
-async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// `GET /readyz`: configuration, value sets and schemas are loaded. With authentication, the
+/// body also reports the `jti` replay store (`replayStore`; Redis is pinged). An unreachable
+/// Redis does NOT make this 503: it is shared by every replica, so a 503 would take them all out
+/// of the Service at once; requests answer per `DVT_CDS_REPLAY_STORE_FAILURE` instead.
+async fn readyz(
+    state: web::Data<AppState>,
+    policy: Option<web::Data<AuthPolicy>>,
+) -> Result<HttpResponse, ApiError> {
     if !state.is_ready() {
         return Err(ApiError::NotReady);
     }
-    Ok(HttpResponse::Ok().json(json!({
+    let mut body = json!({
         "status": "ready",
         "services": state.config.services.len(),
         "rulesetVersion": state.config.rules.ruleset_version,
-    })))
+    });
+    if let Some(health) = super::auth::replay_health(policy.as_ref().map(|p| p.get_ref())).await {
+        body["replayStore"] = json!(health);
+    }
+    Ok(HttpResponse::Ok().json(body))
 }
 
 /// `GET /metrics`: Prometheus text format.

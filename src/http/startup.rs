@@ -168,8 +168,8 @@ impl Application {
             .clone()
             .unwrap_or_else(|| format!("http://{address}"));
         let policy = web::Data::new(match auth {
-            AuthDecision::Required => {
-                AuthPolicy::Required(Box::new(Authenticator::new(AuthConfig {
+            AuthDecision::Required => AuthPolicy::Required(Box::new(
+                Authenticator::new(AuthConfig {
                     public_url: public_url.clone(),
                     trusted_issuers: settings.trusted_issuers.clone(),
                     jku_allowlist: settings.jku_allowlist.clone(),
@@ -177,9 +177,13 @@ impl Application {
                     max_lifetime: settings.jwt.max_lifetime,
                     tenants: settings.jwt.tenants.clone(),
                     jwks: settings.jwt.jwks.clone(),
-                })?))
+                })?
+                .with_replay_store(auth::replay_store(&settings.replay, &state.metrics)?),
+            )),
+            AuthDecision::OffOnLoopback | AuthDecision::InsecureNoAuth => {
+                auth::warn_if_replay_store_unused(&settings.replay);
+                AuthPolicy::Off
             }
-            AuthDecision::OffOnLoopback | AuthDecision::InsecureNoAuth => AuthPolicy::Off,
         });
         state.set_ready(true);
         let shared = state.clone();

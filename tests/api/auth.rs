@@ -826,3 +826,60 @@ async fn an_unreachable_jwks_is_a_401_that_recovers() {
     );
     assert_eq!(t.jwks.hits(ISSUER_JWKS), 2);
 }
+
+#[tokio::test]
+async fn readyz_names_the_replay_store_when_auth_is_required() {
+    // The default: in memory, this process only (no Redis metrics).
+    let t = start(|_| {}).await;
+    let body: Value = t.app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(
+        body["replayStore"],
+        json!({"kind": "memory", "status": "local"})
+    );
+    assert!(!t.app.metrics().await.contains("replay_store_"));
+    // Redis configured but unreachable (nothing listens): the server starts, /readyz stays 200
+    // and says so, and a valid token is refused with 503 + Retry-After (fail-closed).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let t = start(|s| {
+        s.replay.store = distal_dvt_cds::auth::replay::StoreLocation::parse(&format!(
+            "redis://:secret-pw@127.0.0.1:{port}/0"
+        ))
+        .unwrap();
+        s.replay.timeout = std::time::Duration::from_millis(100);
+    })
+    .await;
+    let response = t.app.get("/readyz").await;
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["replayStore"],
+        json!({"kind": "redis", "status": "unreachable",
+               "url": format!("redis://:****@127.0.0.1:{port}/0"), "failurePolicy": "fail-closed"})
+    );
+    let token = t.token(&KEYS.es384, HOOK);
+    let response = t.call(HOOK, Some(&token)).await;
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    assert!(response.headers().get("www-authenticate").is_none());
+    let error = assert_error(response, 503, "replay-store-unavailable").await;
+    assert_eq!(error["reason"], json!("replay-store-unavailable"));
+    let metrics = t.app.metrics().await;
+    assert_eq!(
+        metric_value(
+            &metrics,
+            "dvt_cds_replay_store_errors_total{policy=\"fail-closed\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(metric_value(&metrics, "dvt_cds_replay_store_up"), Some(0.0));
+    assert!(!metrics.contains("secret-pw"));
+}
