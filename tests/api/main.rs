@@ -15,6 +15,7 @@ mod health;
 mod helpers;
 mod hooks;
 mod jwt;
+mod limits;
 mod metrics;
 mod openapi;
 mod phi;
