@@ -19,3 +19,4 @@ mod limits;
 mod metrics;
 mod openapi;
 mod phi;
+mod shutdown;
