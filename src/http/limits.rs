@@ -100,10 +100,16 @@ pub async fn limit_concurrency<B: MessageBody + 'static>(
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     if !is_limited(&req) {
-        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
     }
     let Some(limits) = req.app_data::<web::Data<RequestLimits>>().cloned() else {
-        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
     };
     let Some(_slot) = limits.try_acquire() else {
         let error = ApiError::Overloaded {
@@ -115,7 +121,9 @@ pub async fn limit_concurrency<B: MessageBody + 'static>(
         );
         return Ok(req.error_response(error).map_into_right_body());
     };
-    next.call(req).await.map(ServiceResponse::map_into_left_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 /// One request's deadline, started when the handler starts reading the body.

@@ -16,8 +16,8 @@ use tracing::field::Empty;
 use super::body;
 use super::errors::ApiError;
 use super::hooks;
-use super::limits::{Deadline, RequestLimits};
 use super::limits;
+use super::limits::{Deadline, RequestLimits};
 use super::state::AppState;
 use crate::cds_schema;
 
@@ -106,8 +106,7 @@ async fn hook(
     let outcome = deadline
         .run(web::block(move || {
             let _entered = span.enter();
-            hooks::run(&shared.config, &service, &request, now)
-                .map(|outcome| (service.id, outcome))
+            hooks::run(&shared.config, &service, &request, now).map(|outcome| (service.id, outcome))
         }))
         .await?
         .map_err(|_| ApiError::Internal("hook evaluation panicked"))??;

@@ -207,7 +207,12 @@ impl Application {
         // closed, and a client has the disconnect timeout to close its side.
         .client_request_timeout(settings.limits.client_request_timeout)
         .client_disconnect_timeout(settings.limits.client_disconnect_timeout)
-        .keep_alive(settings.limits.keep_alive.map_or(KeepAlive::Disabled, KeepAlive::Timeout))
+        .keep_alive(
+            settings
+                .limits
+                .keep_alive
+                .map_or(KeepAlive::Disabled, KeepAlive::Timeout),
+        )
         .shutdown_signal(shutdown_signal().map_err(StartupError::Signals)?);
         if let Some(workers) = settings.workers {
             server = server.workers(workers);

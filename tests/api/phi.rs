@@ -469,7 +469,10 @@ async fn no_patient_data_on_limit_and_fetch_failure_paths() {
         let request = {
             let mut r = phi_request();
             r["fhirServer"] = json!(format!("{}?session={FHIR_QUERY}", slow.base));
-            r["prefetch"].as_object_mut().unwrap().remove("observations");
+            r["prefetch"]
+                .as_object_mut()
+                .unwrap()
+                .remove("observations");
             r
         };
         let call = post(request.to_string());
@@ -571,7 +574,11 @@ async fn no_patient_data_on_limit_and_fetch_failure_paths() {
     bodies.push(answer);
 
     // Fallback fetch failures: 200, the card names the gap, nothing leaks.
-    for base in [failing.base.clone(), refusing.base.clone(), closed_port_url()] {
+    for base in [
+        failing.base.clone(),
+        refusing.base.clone(),
+        closed_port_url(),
+    ] {
         let mut request = phi_fixture();
         request["fhirServer"] = json!(format!("{base}?session={FHIR_QUERY}"));
         request["context"]["patientId"] = json!(PATIENT_ID);

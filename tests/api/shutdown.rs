@@ -94,7 +94,8 @@ async fn sigterm_lets_in_flight_requests_finish_refuses_new_ones_and_exits_0() {
         "exited after {took:?}, grace {GRACE_SECS}s"
     );
     assert!(
-        logs.iter().any(|l| l.contains("finishing in-flight requests")),
+        logs.iter()
+            .any(|l| l.contains("finishing in-flight requests")),
         "{logs:#?}"
     );
     assert!(logs.iter().any(|l| l.contains("\"stopped\"")), "{logs:#?}");
