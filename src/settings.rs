@@ -117,9 +117,9 @@ pub struct ServeArgs {
     /// The /playground test page: auto (on when auth is off), on, off [default: auto]
     #[arg(long, env = "DVT_CDS_PLAYGROUND", value_enum)]
     pub playground: Option<PlaygroundMode>,
-    /// Resource limits (hook and feedback requests).
+    /// Resource limits (hook and feedback requests; boxed: keeps `ServeArgs` small).
     #[command(flatten)]
-    pub limits: LimitArgs,
+    pub limits: Box<LimitArgs>,
 }
 
 /// Resource limits of `serve` (see README, "Resource limits").
@@ -798,7 +798,7 @@ mod tests {
         let s = Settings::from_args(ServeArgs::default()).unwrap();
         assert_eq!(s.limits, Limits::default());
         let args = ServeArgs {
-            limits: LimitArgs {
+            limits: Box::new(LimitArgs {
                 max_json_depth: Some(10),
                 max_bundle_entries: Some(5),
                 request_deadline_ms: Some(4_000),
@@ -806,7 +806,7 @@ mod tests {
                 client_request_timeout_ms: Some(300),
                 client_disconnect_timeout_ms: Some(200),
                 keep_alive_secs: Some(0),
-            },
+            }),
             ..ServeArgs::default()
         };
         let l = Settings::from_args(args).unwrap().limits;
@@ -818,10 +818,10 @@ mod tests {
         assert_eq!(l.keep_alive, None);
         let args = ServeArgs {
             fhir_budget_ms: Some(5_000),
-            limits: LimitArgs {
+            limits: Box::new(LimitArgs {
                 request_deadline_ms: Some(4_000),
                 ..LimitArgs::default()
-            },
+            }),
             ..ServeArgs::default()
         };
         let msg = Settings::from_args(args).unwrap_err().to_string();

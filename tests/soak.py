@@ -314,6 +314,11 @@ def run(server, port, duration, args, valid, invalid):
     print(f"burst ({args.limit * 2} threads, limit {args.limit}): {dict(sorted(burst_counts.items(), key=str))}")
     print(f"RSS: after warm-up ({warmup:.0f} s) {rss_warm / 1024:.1f} MiB, end {rss_end / 1024:.1f} MiB "
           f"({(rss_end - rss_warm) / max(rss_warm, 1):+.1%}), peak {peak / 1024:.1f} MiB")
+    if samples:
+        t0 = samples[0][0]
+        step = max(1, len(samples) // 12)
+        curve = ", ".join(f"{t - t0:.0f}s {r / 1024:.0f}" for t, r in samples[::step])
+        print(f"RSS curve (MiB): {curve}")
     print(f"/readyz: {readyz['ok']} x 200, {len(readyz['bad'])} other {readyz['bad'][:5]}")
 
     ok = True
