@@ -64,12 +64,16 @@ def default_binary():
     sys.exit(f"no distal-dvt-cds binary under {target}/{{release,debug}}: build it first")
 
 
-def rss_kib(pid):
+def status_field(pid, name):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(name + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def rss_kib(pid):
+    return status_field(pid, "VmRSS")
 
 
 def fixtures():
@@ -278,6 +282,7 @@ def run(server, port, duration, args, valid, invalid):
         t.start()
     time.sleep(warmup)
     rss_warm = rss_kib(server.pid)
+    threads_warm = status_field(server.pid, "Threads")
     time.sleep(max(0.0, duration - warmup))
     stop.set()
     for t in threads:
@@ -285,6 +290,7 @@ def run(server, port, duration, args, valid, invalid):
     steady_seconds = time.monotonic() - start
     time.sleep(1.0)  # let the server settle (keep-alive connections closed)
     rss_end = rss_kib(server.pid)
+    threads_end = status_field(server.pid, "Threads")
 
     # Burst: twice the limit at once, valid requests only: 200 or 503 overloaded.
     burst_stats = Stats()
@@ -313,7 +319,8 @@ def run(server, port, duration, args, valid, invalid):
     burst_counts = burst_stats.by_kind.get("valid", {})
     print(f"burst ({args.limit * 2} threads, limit {args.limit}): {dict(sorted(burst_counts.items(), key=str))}")
     print(f"RSS: after warm-up ({warmup:.0f} s) {rss_warm / 1024:.1f} MiB, end {rss_end / 1024:.1f} MiB "
-          f"({(rss_end - rss_warm) / max(rss_warm, 1):+.1%}), peak {peak / 1024:.1f} MiB")
+          f"({(rss_end - rss_warm) / max(rss_warm, 1):+.1%}), peak {peak / 1024:.1f} MiB; "
+          f"server threads {threads_warm} -> {threads_end}")
     if samples:
         t0 = samples[0][0]
         step = max(1, len(samples) // 12)
