@@ -16,8 +16,7 @@ use tracing::field::Empty;
 use super::body;
 use super::errors::ApiError;
 use super::hooks;
-use super::limits;
-use super::limits::{Deadline, RequestLimits};
+use super::limits::{self, Deadline, RequestLimits};
 use super::state::AppState;
 use crate::cds_schema;
 
