@@ -38,7 +38,8 @@ impl Hook {
 pub struct FhirAuthorization {
     pub access_token: String,
     pub token_type: String,
-    #[serde(default)]
+    /// Seconds; any JSON number the schema's `integer` admits (`300.0`, `1e300`), saturated.
+    #[serde(default, deserialize_with = "seconds")]
     pub expires_in: Option<i64>,
     #[serde(default)]
     pub scope: Option<String>,
@@ -46,6 +47,19 @@ pub struct FhirAuthorization {
     pub subject: Option<String>,
     #[serde(default)]
     pub patient: Option<String>,
+}
+
+/// A JSON Schema `integer` is any number with a zero fraction (`300.0`, `1e300`): read it
+/// saturated into an `i64` rather than refusing what the schema accepted.
+fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let n = Option::<serde_json::Number>::deserialize(d)?;
+    Ok(n.map(|n| {
+        n.as_i64().unwrap_or_else(|| {
+            let f = n.as_f64().unwrap_or_default();
+            // `as` saturates at the i64 bounds.
+            f as i64
+        })
+    }))
 }
 
 impl std::fmt::Debug for FhirAuthorization {
@@ -138,10 +152,12 @@ impl HookRequest {
         let fhir_authorization = match obj.get("fhirAuthorization") {
             None => None,
             Some(v) => Some(
-                serde_json::from_value::<FhirAuthorization>(v.clone()).map_err(|e| {
+                // The error names the member, never its value (serde's message would quote it).
+                serde_path_to_error::deserialize::<_, FhirAuthorization>(v.clone()).map_err(|e| {
+                    let member = e.path().to_string();
                     RequestError::new(
-                        "/fhirAuthorization",
-                        format!("invalid fhirAuthorization: {e}"),
+                        format!("/fhirAuthorization/{}", member.replace('.', "/")),
+                        format!("invalid fhirAuthorization: `{member}` is missing or has the wrong type"),
                     )
                 })?,
             ),
@@ -285,5 +301,28 @@ mod tests {
             "expires_in": 300, "scope": "patient/*.read", "subject": "cds"});
         let r = HookRequest::parse(&v).unwrap();
         assert!(!format!("{r:?}").contains("SECRET-TOKEN"));
+    }
+
+    #[test]
+    fn expires_in_takes_any_integral_number_and_errors_never_quote_values() {
+        let mut v = minimal();
+        v["fhirServer"] = json!("https://ehr.example/fhir");
+        let auth = |expires_in: Value| {
+            json!({"access_token": "SECRET-TOKEN", "token_type": "Bearer",
+                "expires_in": expires_in, "scope": "patient/*.read", "subject": "cds"})
+        };
+        for (given, read) in [
+            (json!(300), 300),
+            (json!(281474976710656.0), 281474976710656),
+            (json!(1e300), i64::MAX),
+        ] {
+            v["fhirAuthorization"] = auth(given);
+            let r = HookRequest::parse(&v).unwrap();
+            assert_eq!(r.fhir_authorization.unwrap().expires_in, Some(read));
+        }
+        v["fhirAuthorization"] = auth(json!("Zebediah-300"));
+        let e = HookRequest::parse(&v).unwrap_err();
+        assert_eq!(e.pointer, "/fhirAuthorization/expires_in");
+        assert!(!e.message.contains("Zebediah"), "{}", e.message);
     }
 }

@@ -8,6 +8,7 @@
 //! fetches absent prefetch keys from `fhirServer` (async, before the pipeline).
 
 pub mod auth;
+pub mod bundle_limit;
 pub mod cards;
 pub mod cds_schema;
 pub mod clinical;

@@ -16,6 +16,14 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 5_242_880;
 pub const DEFAULT_FHIR_BUDGET_MS: u64 = 3_000;
 pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+// Resource limits (`src/http/limits.rs`).
+pub const DEFAULT_MAX_JSON_DEPTH: usize = 64;
+pub const DEFAULT_MAX_BUNDLE_ENTRIES: usize = 10_000;
+pub const DEFAULT_REQUEST_DEADLINE_MS: u64 = 10_000;
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 64;
+pub const DEFAULT_CLIENT_REQUEST_TIMEOUT_MS: u64 = 5_000;
+pub const DEFAULT_CLIENT_DISCONNECT_TIMEOUT_MS: u64 = 1_000;
+pub const DEFAULT_KEEP_ALIVE_SECS: u64 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum LogFormat {
@@ -124,6 +132,99 @@ pub struct ServeArgs {
     /// Longest one replay check in Redis may take, in ms (1-10000) [default: 250]
     #[arg(long, env = "DVT_CDS_REPLAY_STORE_TIMEOUT_MS", value_name = "MS")]
     pub replay_store_timeout_ms: Option<String>,
+    /// Resource limits (hook and feedback requests; boxed: keeps `ServeArgs` small).
+    #[command(flatten)]
+    pub limits: Box<LimitArgs>,
+}
+
+/// Resource limits of `serve` (see README, "Resource limits").
+#[derive(Debug, Clone, Default, Args)]
+pub struct LimitArgs {
+    /// Deepest JSON nesting accepted in a request body (400 above it; at most 127, serde_json's own limit) [default: 64]
+    #[arg(long, env = "DVT_CDS_MAX_JSON_DEPTH", value_name = "N",
+          value_parser = clap::value_parser!(u64).range(2..=127))]
+    pub max_json_depth: Option<u64>,
+    /// Most entries accepted in one prefetch Bundle or draftOrders (413 above it) [default: 10000]
+    #[arg(long, env = "DVT_CDS_MAX_BUNDLE_ENTRIES", value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_bundle_entries: Option<u64>,
+    /// Time a hook call may take from its first byte of body to its answer, fallback fetch
+    /// and evaluation included, in ms (503 after it); at least DVT_CDS_FHIR_BUDGET_MS [default: 10000]
+    #[arg(long, env = "DVT_CDS_REQUEST_DEADLINE_MS", value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub request_deadline_ms: Option<u64>,
+    /// Hook and feedback requests served at once (503 with Retry-After above it) [default: 64]
+    #[arg(long, env = "DVT_CDS_MAX_CONCURRENT_REQUESTS", value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_concurrent_requests: Option<u64>,
+    /// Time a client has to send a request's head, in ms (408 after it) [default: 5000]
+    #[arg(long, env = "DVT_CDS_CLIENT_REQUEST_TIMEOUT_MS", value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub client_request_timeout_ms: Option<u64>,
+    /// Time a client has to close its side after the answer, in ms [default: 1000]
+    #[arg(long, env = "DVT_CDS_CLIENT_DISCONNECT_TIMEOUT_MS", value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub client_disconnect_timeout_ms: Option<u64>,
+    /// Idle keep-alive connections are closed after this many seconds (0: no keep-alive) [default: 5]
+    #[arg(long, env = "DVT_CDS_KEEP_ALIVE_SECS", value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(0..=3_600))]
+    pub keep_alive_secs: Option<u64>,
+}
+
+/// The resource limits, typed (enforced in `src/http/limits.rs`, `src/http/body.rs` and
+/// `src/bundle_limit.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_json_depth: usize,
+    pub max_bundle_entries: usize,
+    pub request_deadline: Duration,
+    pub max_concurrent_requests: usize,
+    pub client_request_timeout: Duration,
+    pub client_disconnect_timeout: Duration,
+    /// `None`: keep-alive off.
+    pub keep_alive: Option<Duration>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_json_depth: DEFAULT_MAX_JSON_DEPTH,
+            max_bundle_entries: DEFAULT_MAX_BUNDLE_ENTRIES,
+            request_deadline: Duration::from_millis(DEFAULT_REQUEST_DEADLINE_MS),
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            client_request_timeout: Duration::from_millis(DEFAULT_CLIENT_REQUEST_TIMEOUT_MS),
+            client_disconnect_timeout: Duration::from_millis(DEFAULT_CLIENT_DISCONNECT_TIMEOUT_MS),
+            keep_alive: Some(Duration::from_secs(DEFAULT_KEEP_ALIVE_SECS)),
+        }
+    }
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        let d = Limits::default();
+        let size = |v: Option<u64>, default: usize| {
+            v.map_or(default, |n| usize::try_from(n).unwrap_or(default))
+        };
+        Limits {
+            max_json_depth: size(self.max_json_depth, d.max_json_depth),
+            max_bundle_entries: size(self.max_bundle_entries, d.max_bundle_entries),
+            request_deadline: self
+                .request_deadline_ms
+                .map_or(d.request_deadline, Duration::from_millis),
+            max_concurrent_requests: size(self.max_concurrent_requests, d.max_concurrent_requests),
+            client_request_timeout: self
+                .client_request_timeout_ms
+                .map_or(d.client_request_timeout, Duration::from_millis),
+            client_disconnect_timeout: self
+                .client_disconnect_timeout_ms
+                .map_or(d.client_disconnect_timeout, Duration::from_millis),
+            keep_alive: match self.keep_alive_secs {
+                None => d.keep_alive,
+                Some(0) => None,
+                Some(secs) => Some(Duration::from_secs(secs)),
+            },
+        }
+    }
 }
 
 /// The prefetch fallback flags of `evaluate` (same variables and defaults as `serve`).
@@ -193,6 +294,8 @@ pub struct Settings {
     pub playground: PlaygroundMode,
     /// `DVT_CDS_REPLAY_STORE`, `DVT_CDS_REPLAY_STORE_FAILURE`, `DVT_CDS_REPLAY_STORE_TIMEOUT_MS`.
     pub replay: ReplayConfig,
+    /// Resource limits (`DVT_CDS_MAX_JSON_DEPTH`, `DVT_CDS_REQUEST_DEADLINE_MS`, …).
+    pub limits: Limits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -246,6 +349,13 @@ pub enum SettingsError {
          from 1 to 10000"
     )]
     ReplayStoreTimeout(String),
+    #[error(
+        "DVT_CDS_REQUEST_DEADLINE_MS / --request-deadline-ms ({deadline_ms}) is shorter than \
+         DVT_CDS_FHIR_BUDGET_MS / --fhir-budget-ms ({budget_ms}): the deadline covers the \
+         prefetch fallback fetch and the evaluation, so it must be at least the fetch budget \
+         (leave room for the evaluation)"
+    )]
+    DeadlineBelowBudget { deadline_ms: u64, budget_ms: u64 },
 }
 
 /// JWT settings besides the issuers and the `jku` allow-list.
@@ -385,6 +495,7 @@ impl Default for Settings {
             fixed_now: None,
             playground: PlaygroundMode::Auto,
             replay: ReplayConfig::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -443,14 +554,27 @@ impl Settings {
             fixed_now: None,
             playground: args.playground.unwrap_or_default(),
             replay,
+            limits: args.limits.limits(),
         };
         settings.bind_addrs()?;
+        settings.check_deadline()?;
         if let Some(url) = &settings.public_url
             && !is_http_url(url)
         {
             return Err(SettingsError::PublicUrl(url.clone()));
         }
         Ok(settings)
+    }
+
+    /// The request deadline covers the fallback fetch: it may not be shorter than its budget.
+    pub fn check_deadline(&self) -> Result<(), SettingsError> {
+        if self.limits.request_deadline < self.fhir_budget {
+            return Err(SettingsError::DeadlineBelowBudget {
+                deadline_ms: self.limits.request_deadline.as_millis() as u64,
+                budget_ms: self.fhir_budget.as_millis() as u64,
+            });
+        }
+        Ok(())
     }
 
     /// The limits of the prefetch fallback fetch.
@@ -730,6 +854,44 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("DVT_CDS_JKU_ALLOWLIST")
+        );
+    }
+
+    #[test]
+    fn limits_are_parsed_and_the_deadline_covers_the_budget() {
+        let s = Settings::from_args(ServeArgs::default()).unwrap();
+        assert_eq!(s.limits, Limits::default());
+        let args = ServeArgs {
+            limits: Box::new(LimitArgs {
+                max_json_depth: Some(10),
+                max_bundle_entries: Some(5),
+                request_deadline_ms: Some(4_000),
+                max_concurrent_requests: Some(2),
+                client_request_timeout_ms: Some(300),
+                client_disconnect_timeout_ms: Some(200),
+                keep_alive_secs: Some(0),
+            }),
+            ..ServeArgs::default()
+        };
+        let l = Settings::from_args(args).unwrap().limits;
+        assert_eq!((l.max_json_depth, l.max_bundle_entries), (10, 5));
+        assert_eq!(l.request_deadline, Duration::from_millis(4_000));
+        assert_eq!(l.max_concurrent_requests, 2);
+        assert_eq!(l.client_request_timeout, Duration::from_millis(300));
+        assert_eq!(l.client_disconnect_timeout, Duration::from_millis(200));
+        assert_eq!(l.keep_alive, None);
+        let args = ServeArgs {
+            fhir_budget_ms: Some(5_000),
+            limits: Box::new(LimitArgs {
+                request_deadline_ms: Some(4_000),
+                ..LimitArgs::default()
+            }),
+            ..ServeArgs::default()
+        };
+        let msg = Settings::from_args(args).unwrap_err().to_string();
+        assert!(
+            msg.contains("DVT_CDS_REQUEST_DEADLINE_MS") && msg.contains("DVT_CDS_FHIR_BUDGET_MS"),
+            "{msg}"
         );
     }
 

@@ -52,6 +52,44 @@ pub async fn read(
     Ok(body.freeze())
 }
 
+/// The deepest nesting serde_json parses (its recursion limit is 128: 128 levels and more are
+/// refused): `DVT_CDS_MAX_JSON_DEPTH` can be at most this.
+pub const SERDE_JSON_MAX_DEPTH: usize = 127;
+
+/// Refuse a body whose arrays/objects nest deeper than `max_depth` (400 `json-too-deep`)
+/// before it is parsed: one pass over the buffered bytes, skipping the contents of strings
+/// (escapes included), so `"[[["` inside a string does not count. Unbalanced or otherwise
+/// broken JSON is left to the parser (which names the position).
+pub fn check_depth(bytes: &[u8], max_depth: usize) -> Result<(), ApiError> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max_depth {
+                    return Err(ApiError::JsonTooDeep { limit: max_depth });
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Parse the body as JSON (any value; the schema checks the shape).
 pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::malformed_json(&e))
@@ -69,6 +107,35 @@ mod tests {
         assert!(!is_json_media_type("text/plain"));
         assert!(!is_json_media_type(""));
         assert!(!is_json_media_type("application/jsonx"));
+    }
+
+    #[test]
+    fn depth_counts_arrays_and_objects_outside_strings() {
+        assert!(check_depth(b"{}", 1).is_ok());
+        assert!(check_depth(b"[[]]", 1).is_err());
+        assert!(check_depth(br#"{"a":[{"b":1}]}"#, 3).is_ok());
+        assert!(check_depth(br#"{"a":[{"b":[1]}]}"#, 3).is_err());
+        // Brackets in strings, escaped quotes and backslashes do not count.
+        assert!(check_depth(br#"{"a":"[[[[{{{{"}"#, 1).is_ok());
+        assert!(check_depth(br#"{"a":"\"[[[[","b":"\\"}"#, 1).is_ok());
+        assert!(check_depth(br#"{"a":"\\",  "b":[[]]}"#, 2).is_err());
+        let deep = format!("{}{}", "[".repeat(65), "]".repeat(65));
+        match check_depth(deep.as_bytes(), 64) {
+            Err(ApiError::JsonTooDeep { limit: 64 }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(check_depth(deep.as_bytes(), 65).is_ok());
+        // Unbalanced closers never underflow; the parser reports them.
+        assert!(check_depth(b"]]]]{", 1).is_ok());
+    }
+
+    #[test]
+    fn the_depth_limit_agrees_with_serde_json() {
+        let at = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let limit = SERDE_JSON_MAX_DEPTH;
+        assert!(serde_json::from_str::<Value>(&at(limit)).is_ok());
+        assert!(serde_json::from_str::<Value>(&at(limit + 1)).is_err());
+        assert!(check_depth(at(limit + 1).as_bytes(), limit).is_err());
     }
 
     #[test]

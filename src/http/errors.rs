@@ -59,6 +59,39 @@ pub enum ApiError {
     /// A bug. The detail is logged, never sent.
     #[error("internal error")]
     Internal(&'static str),
+    // ---- resource limits (src/http/limits.rs) ----
+    #[error(
+        "the request body nests arrays/objects deeper than {limit} levels (DVT_CDS_MAX_JSON_DEPTH)"
+    )]
+    JsonTooDeep { limit: usize },
+    /// 413: the body is within the byte limit, but a Bundle has more entries than the service
+    /// evaluates (`pointer` names the prefetch key or `draftOrders`).
+    #[error(
+        "`{key}` is a Bundle of {count} entries; at most {limit} are accepted \
+         (DVT_CDS_MAX_BUNDLE_ENTRIES): narrow the prefetch query or send fewer entries"
+    )]
+    TooManyBundleEntries {
+        key: String,
+        pointer: String,
+        count: usize,
+        limit: usize,
+    },
+    /// 503 + `Retry-After`: the fallback fetch and evaluation did not finish in time.
+    #[error(
+        "the request could not be answered within {deadline_ms} ms (DVT_CDS_REQUEST_DEADLINE_MS); retry later"
+    )]
+    DeadlineExceeded { deadline_ms: u64 },
+    /// 503 + `Retry-After`: as many hook/feedback requests as allowed are in flight.
+    #[error(
+        "the service is busy: {limit} hook/feedback requests are already in flight \
+         (DVT_CDS_MAX_CONCURRENT_REQUESTS); retry after the Retry-After delay"
+    )]
+    Overloaded { limit: usize },
+    /// 408: the client sent its body too slowly.
+    #[error(
+        "the request body was not received within {deadline_ms} ms (DVT_CDS_REQUEST_DEADLINE_MS)"
+    )]
+    BodyTimeout { deadline_ms: u64 },
 }
 
 impl ApiError {
@@ -82,6 +115,11 @@ impl ApiError {
             ApiError::Unauthorized(e) if e.reason == AuthFailure::MissingToken => "missing-token",
             ApiError::Unauthorized(_) => "invalid-token",
             ApiError::Internal(_) => "internal-error",
+            ApiError::JsonTooDeep { .. } => "json-too-deep",
+            ApiError::TooManyBundleEntries { .. } => "too-many-bundle-entries",
+            ApiError::DeadlineExceeded { .. } => "deadline-exceeded",
+            ApiError::Overloaded { .. } => "overloaded",
+            ApiError::BodyTimeout { .. } => "request-timeout",
         }
     }
 
@@ -178,6 +216,12 @@ impl ResponseError for ApiError {
             }
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::JsonTooDeep { .. } => StatusCode::BAD_REQUEST,
+            ApiError::TooManyBundleEntries { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::DeadlineExceeded { .. } | ApiError::Overloaded { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -199,6 +243,7 @@ impl ResponseError for ApiError {
         let pointer = match self {
             ApiError::SchemaViolation { pointer, .. }
             | ApiError::InvalidRequest { pointer, .. }
+            | ApiError::TooManyBundleEntries { pointer, .. }
                 if !pointer.is_empty() =>
             {
                 Some(pointer.as_str())
@@ -241,6 +286,11 @@ impl ResponseError for ApiError {
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let Some(seconds) = super::limits::retry_after(self) {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static(seconds));
         }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

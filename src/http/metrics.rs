@@ -29,6 +29,8 @@ pub struct Metrics {
     unreadable_resources: IntCounterVec,
     prefetch_fallback: IntCounterVec,
     prefetch_fallback_duration: HistogramVec,
+    /// Requests refused by a resource limit (`src/http/limits.rs`), by reason.
+    rejected_requests: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -130,6 +132,18 @@ impl Metrics {
                 &["service", "key", "outcome"],
             )?,
             prefetch_fallback_duration,
+            rejected_requests: {
+                let c = counter(
+                    &registry,
+                    "rejected_requests_total",
+                    "Requests refused by a resource limit, by reason (payload-too-large, json-too-deep, too-many-bundle-entries, request-timeout, deadline-exceeded, overloaded).",
+                    &["reason"],
+                )?;
+                for reason in super::limits::REJECTION_REASONS {
+                    c.with_label_values(&[reason]);
+                }
+                c
+            },
             registry,
         })
     }
@@ -177,6 +191,12 @@ impl Metrics {
         self.prefetch_fallback_duration
             .with_label_values(&[service])
             .observe(report.elapsed.as_secs_f64());
+    }
+
+    /// Count a request refused by a resource limit (`reason`: one of
+    /// `limits::REJECTION_REASONS`).
+    pub fn observe_rejection(&self, reason: &'static str) {
+        self.rejected_requests.with_label_values(&[reason]).inc();
     }
 
     pub fn observe_feedback(&self, service: &str, outcome: &str, accepted_suggestions: usize) {

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod body;
 pub mod errors;
 pub mod hooks;
+pub mod limits;
 pub mod metrics;
 pub mod playground;
 pub mod routes;

@@ -17,6 +17,7 @@ use super::auth::AuthPolicy;
 use super::body;
 use super::errors::ApiError;
 use super::hooks;
+use super::limits::{self, Deadline, RequestLimits};
 use super::state::AppState;
 use crate::cds_schema;
 
@@ -70,34 +71,45 @@ async fn hook(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let service = state.service(&id)?.clone();
-    let bytes = body::read(&req, payload, state.max_body_bytes).await?;
+    let limits = RequestLimits::of(&req);
+    let deadline = Deadline::start(limits.request_deadline);
+    let bytes = deadline
+        .body(body::read(&req, payload, state.max_body_bytes))
+        .await?;
     let now = state.now();
     let span = tracing::Span::current();
     let shared = state.clone();
-    let mut request = web::block(move || {
-        let _entered = span.enter();
-        let body = body::parse_json(&bytes)?;
-        span.record("hook", hooks::loggable_hook(&body));
-        if let Some(instance) = hooks::loggable_hook_instance(&body) {
-            span.record("hook_instance", instance);
-        }
-        hooks::parse_request(&shared.schemas, &body)
-    })
-    .await
-    .map_err(|_| ApiError::Internal("hook evaluation panicked"))??;
+    let mut request = deadline
+        .run(web::block(move || {
+            let _entered = span.enter();
+            body::check_depth(&bytes, limits.max_json_depth)?;
+            let body = body::parse_json(&bytes)?;
+            span.record("hook", hooks::loggable_hook(&body));
+            if let Some(instance) = hooks::loggable_hook_instance(&body) {
+                span.record("hook_instance", instance);
+            }
+            crate::bundle_limit::check_body(&body, limits.max_bundle_entries)?;
+            hooks::parse_request(&shared.schemas, &body)
+        }))
+        .await?
+        .map_err(|_| ApiError::Internal("hook evaluation panicked"))??;
     // Absent prefetch keys: fetched from fhirServer (async, within the budget) before the
     // synchronous pipeline runs.
-    if let Some(report) = hooks::fetch_absent(&state.fetcher, &service, &mut request).await {
+    if let Some(report) = deadline
+        .run(hooks::fetch_absent(&state.fetcher, &service, &mut request))
+        .await?
+    {
         state.metrics.observe_fetch(&service.id, &report);
     }
     let shared = state.clone();
     let span = tracing::Span::current();
-    let outcome = web::block(move || {
-        let _entered = span.enter();
-        hooks::run(&shared.config, &service, &request, now).map(|outcome| (service.id, outcome))
-    })
-    .await
-    .map_err(|_| ApiError::Internal("hook evaluation panicked"))??;
+    let outcome = deadline
+        .run(web::block(move || {
+            let _entered = span.enter();
+            hooks::run(&shared.config, &service, &request, now).map(|outcome| (service.id, outcome))
+        }))
+        .await?
+        .map_err(|_| ApiError::Internal("hook evaluation panicked"))??;
     let (service_id, outcome) = outcome;
     state.metrics.observe_outcome(&service_id, &outcome);
     tracing::Span::current().record("cards", outcome.response.cards.len());
@@ -125,7 +137,11 @@ async fn feedback(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let service = state.service(&id)?;
-    let bytes = body::read(&req, payload, state.max_body_bytes).await?;
+    let limits = RequestLimits::of(&req);
+    let bytes = Deadline::start(limits.request_deadline)
+        .body(body::read(&req, payload, state.max_body_bytes))
+        .await?;
+    body::check_depth(&bytes, limits.max_json_depth)?;
     let body = body::parse_json(&bytes)?;
     state.schemas.check_feedback(&body)?;
     let parsed: FeedbackRequest =
@@ -244,6 +260,16 @@ pub async fn observe(
         state
             .metrics
             .observe_request(&route, &service, status, elapsed.as_secs_f64());
+        let error = match &result {
+            Ok(res) => res.response().error(),
+            Err(e) => Some(e),
+        };
+        if let Some(reason) = error
+            .and_then(|e| e.as_error::<ApiError>())
+            .and_then(limits::rejection_reason)
+        {
+            state.metrics.observe_rejection(reason);
+        }
     }
     result
 }

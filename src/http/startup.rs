@@ -7,11 +7,12 @@ use std::net::{SocketAddr, TcpListener};
 
 use actix_cors::Cors;
 use actix_web::dev::Server;
-use actix_web::http::header;
+use actix_web::http::{KeepAlive, header};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
 use super::auth::{self, AuthPolicy};
+use super::limits::{self, RequestLimits};
 use super::metrics::Metrics;
 use super::playground;
 use super::routes;
@@ -153,6 +154,7 @@ fn log_auth(decision: AuthDecision, settings: &Settings, public_url: &str, polic
 impl Application {
     pub fn build(settings: Settings) -> Result<Application, StartupError> {
         let auth = settings.check_auth()?;
+        settings.check_deadline()?;
         let state = web::Data::new(load_state(&settings)?);
         let listener =
             TcpListener::bind(settings.bind.as_str()).map_err(|source| StartupError::Bind {
@@ -189,11 +191,14 @@ impl Application {
         let shared = state.clone();
         let shared_policy = policy.clone();
         let playground_enabled = settings.playground_enabled();
+        let request_limits = web::Data::new(RequestLimits::new(settings.limits));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(shared.clone())
                 .app_data(shared_policy.clone())
+                .app_data(request_limits.clone())
                 .wrap(from_fn(auth::authenticate))
+                .wrap(from_fn(limits::limit_concurrency))
                 .wrap(cors())
                 .wrap(from_fn(routes::observe))
                 .configure(routes::configure)
@@ -201,6 +206,17 @@ impl Application {
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        // Slow clients (slowloris): a request head must arrive within the client request
+        // timeout (else 408 and the connection is closed), idle keep-alive connections are
+        // closed, and a client has the disconnect timeout to close its side.
+        .client_request_timeout(settings.limits.client_request_timeout)
+        .client_disconnect_timeout(settings.limits.client_disconnect_timeout)
+        .keep_alive(
+            settings
+                .limits
+                .keep_alive
+                .map_or(KeepAlive::Disabled, KeepAlive::Timeout),
+        )
         .shutdown_signal(shutdown_signal().map_err(StartupError::Signals)?);
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
@@ -225,6 +241,10 @@ impl Application {
             playground = playground_enabled,
             fhir_request_timeout_ms = settings.fhir_request_timeout.as_millis() as u64,
             fhir_max_pages = settings.fhir_max_pages,
+            max_json_depth = settings.limits.max_json_depth,
+            max_bundle_entries = settings.limits.max_bundle_entries,
+            request_deadline_ms = settings.limits.request_deadline.as_millis() as u64,
+            max_concurrent_requests = settings.limits.max_concurrent_requests,
             "listening"
         );
         Ok(Application { address, server })

@@ -275,6 +275,40 @@ impl ServerProcess {
     }
 }
 
+impl ServerProcess {
+    /// Send SIGTERM and return at once (see [`ServerProcess::wait_for_exit`]).
+    pub fn terminate(&self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+    }
+
+    /// Wait up to `limit` for the process to exit (killed after it: `None`), then return the
+    /// exit status and all log lines.
+    pub fn wait_for_exit(
+        mut self,
+        limit: std::time::Duration,
+    ) -> (Option<std::process::ExitStatus>, Vec<String>) {
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break Some(status);
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        let lines = self.lines.lock().expect("log lines").clone();
+        (status, lines)
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         // Only if `stop` was not called (a failed test): do not leave the server running.

@@ -15,6 +15,8 @@ mod health;
 mod helpers;
 mod hooks;
 mod jwt;
+mod limits;
 mod metrics;
 mod openapi;
 mod phi;
+mod shutdown;

@@ -1,6 +1,8 @@
 //! No patient data, token or query string in the logs, error bodies or metrics: the real
 //! binary in a subprocess (JSON logs on stderr, RUST_LOG=debug), requests full of
-//! distinctive fake identifiers on every path (200, 400, 404, 412, 413, feedback).
+//! distinctive fake identifiers on every path (200, 400, 404, 412, 413, feedback; 401 with
+//! auth on; 405, 415, 408, JSON depth, Bundle entries, chunked 413, 503 deadline and
+//! concurrency, and fallback fetches that fail).
 
 use serde_json::{Value, json};
 
@@ -388,6 +390,255 @@ async fn no_token_in_logs_error_bodies_or_metrics_with_auth_on() {
                 !line.contains(secret.as_str()),
                 "`{secret}` in the logs: {line}"
             );
+        }
+    }
+}
+
+/// The resource-limit and fallback-failure paths: 405, 415, JSON too deep, too many Bundle
+/// entries, a chunked body over the size limit, a body that never arrives (408), the request
+/// deadline and the concurrency limit (503), and a fallback fetch that fails (server error,
+/// refused token, nothing listening) — all with requests full of patient data and tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_patient_data_on_limit_and_fetch_failure_paths() {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use crate::fhir_stub::{Behaviour, StubFhir, closed_port_url};
+
+    let template = phi_request();
+    let slow = StubFhir::start(
+        &template,
+        Behaviour {
+            delay: Some(Duration::from_secs(30)),
+            ..Behaviour::default()
+        },
+    );
+    let failing = StubFhir::start(
+        &template,
+        Behaviour {
+            status: Some(500),
+            ..Behaviour::default()
+        },
+    );
+    let refusing = StubFhir::start(
+        &template,
+        Behaviour {
+            required_token: Some("another-token".into()),
+            ..Behaviour::default()
+        },
+    );
+    let server = ServerProcess::start(
+        &["--bind", "127.0.0.1:0"],
+        &[
+            ("DVT_CDS_LOG_FORMAT", "json"),
+            ("DVT_CDS_MAX_BODY_BYTES", "65536"),
+            ("DVT_CDS_MAX_JSON_DEPTH", "16"),
+            ("DVT_CDS_MAX_BUNDLE_ENTRIES", "3"),
+            ("DVT_CDS_MAX_CONCURRENT_REQUESTS", "1"),
+            ("DVT_CDS_FHIR_BUDGET_MS", "2000"),
+            ("DVT_CDS_REQUEST_DEADLINE_MS", "2000"),
+            ("RUST_LOG", "debug"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let select = format!(
+        "{}/cds-services/dvt-order-select?patient={URL_QUERY}",
+        server.address
+    );
+    let post = |body: String| {
+        client
+            .post(select.clone())
+            .header("Content-Type", "application/json")
+            .header("Authorization", format!("Bearer {HEADER_TOKEN}"))
+            .header("X-Patient-Name", NAME_FAMILY)
+            .body(body)
+    };
+    let mut bodies: Vec<String> = Vec::new();
+    let mut expect = async |status: u16, code: &str, response: reqwest::Response| {
+        let got = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        assert_eq!(got, status, "{text}");
+        assert!(text.contains(&format!("\"{code}\"")), "{code}: {text}");
+        bodies.push(text);
+    };
+
+    // 503 deadline: the fetch from the slow server uses the whole budget (= the deadline).
+    // While it holds the only slot, another request is 503 overloaded.
+    let held = {
+        let request = {
+            let mut r = phi_request();
+            r["fhirServer"] = json!(format!("{}?session={FHIR_QUERY}", slow.base));
+            r["prefetch"]
+                .as_object_mut()
+                .unwrap()
+                .remove("observations");
+            r
+        };
+        let call = post(request.to_string());
+        tokio::spawn(async move { call.send().await.unwrap() })
+    };
+    while slow.seen().is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    expect(
+        503,
+        "overloaded",
+        post(phi_request().to_string()).send().await.unwrap(),
+    )
+    .await;
+    expect(503, "deadline-exceeded", held.await.unwrap()).await;
+
+    // 405 and 415.
+    let response = client
+        .get(&select)
+        .header("X-Patient-Name", NAME_FAMILY)
+        .send()
+        .await
+        .unwrap();
+    expect(405, "method-not-allowed", response).await;
+    let response = client
+        .post(&select)
+        .header("Content-Type", "text/plain")
+        .body(phi_request().to_string())
+        .send()
+        .await
+        .unwrap();
+    expect(415, "unsupported-media-type", response).await;
+
+    // 400 too deep, with names inside the nesting.
+    let mut request = phi_request();
+    let mut deep = json!({"name": NAME_FAMILY, "mrn": MRN});
+    for _ in 0..20 {
+        deep = json!([deep, BIRTH_DATE]);
+    }
+    request["prefetch"]["patient"]["extension"] = deep;
+    expect(
+        400,
+        "json-too-deep",
+        post(request.to_string()).send().await.unwrap(),
+    )
+    .await;
+
+    // 413 too many Bundle entries (in a key named after the patient too).
+    let mut request = phi_request();
+    let entry = request["prefetch"]["conditions"]["entry"][0].clone();
+    request["prefetch"]["conditions"]["entry"] = json!(vec![entry.clone(); 4]);
+    expect(
+        413,
+        "too-many-bundle-entries",
+        post(request.to_string()).send().await.unwrap(),
+    )
+    .await;
+    let mut request = phi_request();
+    request["prefetch"][NAME_FAMILY] = json!({"resourceType": "Bundle", "entry": vec![entry; 4]});
+    expect(
+        413,
+        "too-many-bundle-entries",
+        post(request.to_string()).send().await.unwrap(),
+    )
+    .await;
+
+    // 413 a chunked body (no Content-Length) over the size limit.
+    let address = server.address.trim_start_matches("http://").to_owned();
+    let chunk = format!("{NAME_GIVEN} {NAME_FAMILY} {MRN} {BIRTH_DATE} ").repeat(2000);
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /cds-services/dvt-order-select HTTP/1.1\r\nHost: {address}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+         {:x}\r\n{chunk}\r\n0\r\n\r\n",
+        chunk.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(60), stream.read_to_string(&mut answer)).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("\"payload-too-large\""), "{answer}");
+    bodies.push(answer);
+
+    // 408: a body that stops arriving, in the middle of a name.
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let text = phi_request().to_string();
+    let cut = text.find(NAME_FAMILY).unwrap() + 5;
+    let head = format!(
+        "POST /cds-services/dvt-order-select?mrn={MRN} HTTP/1.1\r\nHost: {address}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+        text.len(),
+        &text[..cut]
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    bodies.push(answer);
+
+    // Fallback fetch failures: 200, the card names the gap, nothing leaks.
+    for base in [
+        failing.base.clone(),
+        refusing.base.clone(),
+        closed_port_url(),
+    ] {
+        let mut request = phi_fixture();
+        request["fhirServer"] = json!(format!("{base}?session={FHIR_QUERY}"));
+        request["context"]["patientId"] = json!(PATIENT_ID);
+        request["prefetch"]
+            .as_object_mut()
+            .unwrap()
+            .remove("observations");
+        let response = post(request.to_string()).send().await.unwrap();
+        let got = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        assert_eq!(got, 200, "{text}");
+        assert!(text.contains("could not be fetched"), "{text}");
+        // The cards name the patient as the suggestions' subject (the contract): nothing else.
+        for secret in SECRETS.iter().filter(|s| **s != PATIENT_ID) {
+            assert!(!text.contains(secret), "`{secret}` in the cards: {text}");
+        }
+    }
+    assert!(!failing.seen().is_empty() && !refusing.seen().is_empty());
+
+    let metrics = client
+        .get(format!("{}/metrics", server.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for reason in [
+        "overloaded",
+        "deadline-exceeded",
+        "json-too-deep",
+        "too-many-bundle-entries",
+        "payload-too-large",
+        "request-timeout",
+    ] {
+        let line = format!("dvt_cds_rejected_requests_total{{reason=\"{reason}\"}}");
+        assert!(
+            crate::helpers::metric_value(&metrics, &line).is_some_and(|v| v >= 1.0),
+            "{line} in {metrics}"
+        );
+    }
+    let (status, logs) = server.stop();
+    assert!(status.success(), "graceful stop: {status:?}");
+    assert!(
+        logs.iter()
+            .filter(|l| l.contains("request completed"))
+            .count()
+            >= 12,
+        "the logs were captured: {logs:#?}"
+    );
+    for secret in SECRETS {
+        for body in &bodies {
+            assert!(
+                !body.contains(secret),
+                "`{secret}` in an error body: {body}"
+            );
+        }
+        assert!(!metrics.contains(secret), "`{secret}` in /metrics");
+        for line in &logs {
+            assert!(!line.contains(secret), "`{secret}` in the logs: {line}");
         }
     }
 }
