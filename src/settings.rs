@@ -109,6 +109,19 @@ pub struct ServeArgs {
     /// The /playground test page: auto (on when auth is off), on, off [default: auto]
     #[arg(long, env = "DVT_CDS_PLAYGROUND", value_enum)]
     pub playground: Option<PlaygroundMode>,
+    /// Benchmark only: serve `POST /bench/floor` (parse the body, answer a constant) [default: off]
+    #[arg(long, env = "DVT_CDS_BENCH_FLOOR", value_enum)]
+    pub bench_floor: Option<BenchFloor>,
+}
+
+/// `DVT_CDS_BENCH_FLOOR`: whether the benchmark floor route (`POST /bench/floor`) is mounted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum BenchFloor {
+    /// Not mounted (default): `/bench/floor` is a 404.
+    #[default]
+    Off,
+    /// Mounted: reads the body into `serde_json::Value` and answers `{"cards":[]}` (benches/load.sh).
+    On,
 }
 
 /// The prefetch fallback flags of `evaluate` (same variables and defaults as `serve`).
@@ -176,6 +189,8 @@ pub struct Settings {
     pub fixed_now: Option<OffsetDateTime>,
     /// `DVT_CDS_PLAYGROUND` (see [`Settings::playground_enabled`]).
     pub playground: PlaygroundMode,
+    /// `DVT_CDS_BENCH_FLOOR` (benchmarks only).
+    pub bench_floor: BenchFloor,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -323,6 +338,7 @@ impl Default for Settings {
             workers: None,
             fixed_now: None,
             playground: PlaygroundMode::Auto,
+            bench_floor: BenchFloor::Off,
         }
     }
 }
@@ -379,6 +395,7 @@ impl Settings {
             workers: None,
             fixed_now: None,
             playground: args.playground.unwrap_or_default(),
+            bench_floor: args.bench_floor.unwrap_or_default(),
         };
         settings.bind_addrs()?;
         if let Some(url) = &settings.public_url
