@@ -10,7 +10,7 @@ requests. The noise is dated before the index event and uses codes outside the v
 each payload must give the same cards as the fixture (`load.sh` and `cargo bench` check 200 +
 cards; `python3 benches/gen_payloads.py --check BIN` compares the cards with the fixture's).
 
-    python3 benches/gen_payloads.py [OUT_DIR]     # default: benches/payloads
+    python3 benches/gen_payloads.py [OUT_DIR [SIZE...]]     # default: benches/payloads, all sizes
 
 Sizes: small (~30 resources), typical (~300), large (~3000), peer (~90 KB: under the Node
 reference service's 100 KB body limit).
@@ -241,10 +241,11 @@ def main(argv):
     if argv and argv[0] == "--check":
         check, argv = argv[1], argv[2:]
     out_dir = argv[0] if argv else os.path.join(HERE, "payloads")
+    sizes = argv[1:] or list(SIZES)
     os.makedirs(out_dir, exist_ok=True)
     with open(BASE) as f:
         base = json.load(f)
-    for name in SIZES:
+    for name in sizes:
         req, n = build(name, base)
         path = os.path.join(out_dir, f"{name}.json")
         with open(path, "w") as f:

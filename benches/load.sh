@@ -89,7 +89,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python3 benches/gen_payloads.py "$WORK/payloads" >&2
+python3 benches/gen_payloads.py "$WORK/payloads" $SIZES >&2
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
