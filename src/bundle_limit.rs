@@ -30,6 +30,24 @@ fn entries(value: &Value) -> usize {
         .map_or(0, Vec::len)
 }
 
+/// The error for prefetch `key`. Only a contract key is named: any other key is client text
+/// (it could be anything) and is never echoed.
+fn too_many(key: &str, count: usize, limit: usize) -> TooManyEntries {
+    let (key, pointer) = match DataSource::from_key(key) {
+        Some(source) => (
+            source.key().to_owned(),
+            format!("/prefetch/{}/entry", source.key()),
+        ),
+        None => ("an extra prefetch key".to_owned(), "/prefetch".to_owned()),
+    };
+    TooManyEntries {
+        key,
+        pointer,
+        count,
+        limit,
+    }
+}
+
 /// Check every prefetch value (any key: extra keys cost memory too) and `draftOrders`.
 pub fn check(
     prefetch: Option<&Map<String, Value>>,
@@ -40,21 +58,7 @@ pub fn check(
         for (key, value) in prefetch {
             let count = entries(value);
             if count > limit {
-                // Only a contract key is named: any other key is client text (it could be
-                // anything) and is never echoed.
-                let (key, pointer) = match DataSource::from_key(key) {
-                    Some(source) => (
-                        source.key().to_owned(),
-                        format!("/prefetch/{}/entry", source.key()),
-                    ),
-                    None => ("an extra prefetch key".to_owned(), "/prefetch".to_owned()),
-                };
-                return Err(TooManyEntries {
-                    key,
-                    pointer,
-                    count,
-                    limit,
-                });
+                return Err(too_many(key, count, limit));
             }
         }
     }
@@ -67,6 +71,17 @@ pub fn check(
                 count,
                 limit,
             });
+        }
+    }
+    Ok(())
+}
+
+/// [`check`] on the entry counts of the prefetch Bundles as sent (`skim::Skimmed::
+/// bundle_entries`: counted before the entries the rules never read were left out).
+pub fn check_counts(counts: &[(String, usize)], limit: usize) -> Result<(), TooManyEntries> {
+    for (key, count) in counts {
+        if *count > limit {
+            return Err(too_many(key, *count, limit));
         }
     }
     Ok(())
@@ -116,5 +131,20 @@ mod tests {
         let err = check_body(&body, 1).unwrap_err();
         assert_eq!(err.key, "draftOrders");
         assert_eq!(err.pointer, "/context/draftOrders/entry");
+    }
+
+    #[test]
+    fn counts_as_sent_are_checked_and_only_contract_keys_named() {
+        let counts = vec![("observations".to_owned(), 3), ("conditions".to_owned(), 0)];
+        assert_eq!(check_counts(&counts, 3), Ok(()));
+        let e = check_counts(&counts, 2).unwrap_err();
+        assert_eq!(
+            (e.key.as_str(), e.pointer.as_str()),
+            ("observations", "/prefetch/observations/entry")
+        );
+        assert_eq!((e.count, e.limit), (3, 2));
+        let e = check_counts(&[("Jane Doe MRN 12345".to_owned(), 9)], 2).unwrap_err();
+        assert_eq!(e.key, "an extra prefetch key");
+        assert!(!format!("{e:?}").contains("Jane"));
     }
 }

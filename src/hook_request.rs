@@ -132,6 +132,24 @@ fn required_string(obj: &Map<String, Value>, key: &str, at: &str) -> Result<Stri
 }
 
 impl HookRequest {
+    /// [`HookRequest::parse`] of a body it may take apart: the prefetch is moved, not copied
+    /// (same checks, same errors).
+    pub fn parse_owned(mut body: Value) -> Result<HookRequest, RequestError> {
+        let prefetch = body.as_object_mut().and_then(|o| o.remove("prefetch"));
+        let mut request = HookRequest::parse(&body)?;
+        match prefetch {
+            None => {}
+            Some(Value::Object(m)) => request.prefetch = m,
+            Some(_) => {
+                return Err(RequestError::new(
+                    "/prefetch",
+                    "`prefetch` must be an object",
+                ));
+            }
+        }
+        Ok(request)
+    }
+
     /// Parse a request body. Checks what the hook's context requires; the JSON Schema check
     /// (done before, by the caller) gives the same pointers for structural errors.
     pub fn parse(body: &Value) -> Result<HookRequest, RequestError> {
@@ -274,6 +292,18 @@ mod tests {
         let r = HookRequest::parse(&minimal()).unwrap();
         assert_eq!(r.prefetch.get("patient"), Some(&Value::Null));
         assert!(!r.prefetch.contains_key("conditions"));
+    }
+
+    #[test]
+    fn parse_owned_is_parse() {
+        let r = HookRequest::parse_owned(minimal()).unwrap();
+        assert_eq!(r.prefetch, HookRequest::parse(&minimal()).unwrap().prefetch);
+        let mut v = minimal();
+        v["prefetch"] = json!([]);
+        assert_eq!(
+            HookRequest::parse_owned(v.clone()).unwrap_err(),
+            HookRequest::parse(&v).unwrap_err()
+        );
     }
 
     #[test]

@@ -20,4 +20,5 @@ pub mod http;
 pub mod pipeline;
 pub mod prefetch;
 pub mod settings;
+pub mod skim;
 pub mod telemetry;

@@ -132,6 +132,9 @@ pub struct ServeArgs {
     /// Longest one replay check in Redis may take, in ms (1-10000) [default: 250]
     #[arg(long, env = "DVT_CDS_REPLAY_STORE_TIMEOUT_MS", value_name = "MS")]
     pub replay_store_timeout_ms: Option<String>,
+    /// Benchmark only: serve `POST /bench/floor` (parse the body, answer a constant) [default: off]
+    #[arg(long, env = "DVT_CDS_BENCH_FLOOR", value_enum)]
+    pub bench_floor: Option<BenchFloor>,
     /// Resource limits (hook and feedback requests; boxed: keeps `ServeArgs` small).
     #[command(flatten)]
     pub limits: Box<LimitArgs>,
@@ -227,6 +230,16 @@ impl LimitArgs {
     }
 }
 
+/// `DVT_CDS_BENCH_FLOOR`: whether the benchmark floor route (`POST /bench/floor`) is mounted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum BenchFloor {
+    /// Not mounted (default): `/bench/floor` is a 404.
+    #[default]
+    Off,
+    /// Mounted: reads the body into `serde_json::Value` and answers `{"cards":[]}` (benches/load.sh).
+    On,
+}
+
 /// The prefetch fallback flags of `evaluate` (same variables and defaults as `serve`).
 #[derive(Debug, Clone, Default, Args)]
 pub struct FetchArgs {
@@ -296,6 +309,8 @@ pub struct Settings {
     pub replay: ReplayConfig,
     /// Resource limits (`DVT_CDS_MAX_JSON_DEPTH`, `DVT_CDS_REQUEST_DEADLINE_MS`, …).
     pub limits: Limits,
+    /// `DVT_CDS_BENCH_FLOOR` (benchmarks only).
+    pub bench_floor: BenchFloor,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -496,6 +511,7 @@ impl Default for Settings {
             playground: PlaygroundMode::Auto,
             replay: ReplayConfig::default(),
             limits: Limits::default(),
+            bench_floor: BenchFloor::Off,
         }
     }
 }
@@ -555,6 +571,7 @@ impl Settings {
             playground: args.playground.unwrap_or_default(),
             replay,
             limits: args.limits.limits(),
+            bench_floor: args.bench_floor.unwrap_or_default(),
         };
         settings.bind_addrs()?;
         settings.check_deadline()?;

@@ -18,6 +18,12 @@ pub fn parse_request(schemas: &Schemas, body: &Value) -> Result<HookRequest, Api
     Ok(HookRequest::parse(body)?)
 }
 
+/// [`parse_request`] of a body it may take apart (the prefetch is moved, not copied).
+pub fn parse_request_owned(schemas: &Schemas, body: Value) -> Result<HookRequest, ApiError> {
+    schemas.check_request(&body)?;
+    Ok(HookRequest::parse_owned(body)?)
+}
+
 /// Fetch the prefetch keys absent from `request` from its `fhirServer`: the fetched JSON goes
 /// into `request.prefetch`, what could not be fetched into `request.fetch_gaps`. Nothing is
 /// fetched (`None`) when no key is absent, when there is no `fhirServer` (the pipeline then
@@ -27,16 +33,21 @@ pub async fn fetch_absent(
     service: &ServiceDefinition,
     request: &mut HookRequest,
 ) -> Option<FetchReport> {
-    if request.hook != service.hook || request.fhir_server.is_none() {
+    if !needs_fetch(service, request) {
         return None;
     }
     let keys = fetch::absent_keys(request);
-    if keys.is_empty() {
-        return None;
-    }
     let mut report = fetcher.fetch(service, request, &keys).await;
     report.apply(request);
     Some(report)
+}
+
+/// Whether [`fetch_absent`] has anything to fetch: the service's hook, a `fhirServer`, and
+/// prefetch keys absent.
+pub fn needs_fetch(service: &ServiceDefinition, request: &HookRequest) -> bool {
+    request.hook == service.hook
+        && request.fhir_server.is_some()
+        && !fetch::absent_keys(request).is_empty()
 }
 
 /// Evaluate a parsed request for `service` at `now`.

@@ -4,6 +4,7 @@
 //! status codes, CORS, JWT authentication, logging, metrics) stays here; the clinical pipeline never sees it.
 
 pub mod auth;
+pub mod bench_floor;
 pub mod body;
 pub mod errors;
 pub mod hooks;

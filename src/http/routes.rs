@@ -19,7 +19,10 @@ use super::errors::ApiError;
 use super::hooks;
 use super::limits::{self, Deadline, RequestLimits};
 use super::state::AppState;
-use crate::cds_schema;
+use crate::config::ServiceDefinition;
+use crate::hook_request::HookRequest;
+use crate::pipeline::HookOutcome;
+use crate::{cds_schema, skim};
 
 const ALLOW_GET: &str = "GET, HEAD, OPTIONS";
 const ALLOW_POST: &str = "POST, OPTIONS";
@@ -63,6 +66,14 @@ async fn discovery(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(&state.discovery)
 }
 
+/// What the first blocking step of [`hook`] ends with.
+enum Stage {
+    /// Evaluated (service id, outcome).
+    Done(String, Box<HookOutcome>),
+    /// Prefetch keys to fetch first.
+    Fetch(ServiceDefinition, Box<HookRequest>),
+}
+
 /// `POST /cds-services/{id}`.
 async fn hook(
     req: HttpRequest,
@@ -79,37 +90,62 @@ async fn hook(
     let now = state.now();
     let span = tracing::Span::current();
     let shared = state.clone();
-    let mut request = deadline
+    // One trip to the blocking pool when every prefetch key was sent (the usual call): parse
+    // and evaluate together. A request with keys to fetch comes back for the async fetch.
+    let first = deadline
         .run(web::block(move || {
             let _entered = span.enter();
             body::check_depth(&bytes, limits.max_json_depth)?;
-            let body = body::parse_json(&bytes)?;
+            // Skimmed: the prefetch Observations the rules never read are skipped unparsed
+            // (`skim`); a body that does not skim is parsed whole, for the exact errors.
+            let body = match skim::skim(&bytes, &shared.config.rules) {
+                Some(skimmed) => {
+                    // The Bundle limit counts the entries as sent, skipped ones included.
+                    crate::bundle_limit::check_counts(
+                        &skimmed.bundle_entries,
+                        limits.max_bundle_entries,
+                    )?;
+                    skimmed.body
+                }
+                None => body::parse_json(&bytes)?,
+            };
             span.record("hook", hooks::loggable_hook(&body));
             if let Some(instance) = hooks::loggable_hook_instance(&body) {
                 span.record("hook_instance", instance);
             }
             crate::bundle_limit::check_body(&body, limits.max_bundle_entries)?;
-            hooks::parse_request(&shared.schemas, &body)
+            let request = hooks::parse_request_owned(&shared.schemas, body)?;
+            if hooks::needs_fetch(&service, &request) {
+                return Ok(Stage::Fetch(service, Box::new(request)));
+            }
+            hooks::run(&shared.config, &service, &request, now)
+                .map(|outcome| Stage::Done(service.id, Box::new(outcome)))
         }))
         .await?
         .map_err(|_| ApiError::Internal("hook evaluation panicked"))??;
-    // Absent prefetch keys: fetched from fhirServer (async, within the budget) before the
-    // synchronous pipeline runs.
-    if let Some(report) = deadline
-        .run(hooks::fetch_absent(&state.fetcher, &service, &mut request))
-        .await?
-    {
-        state.metrics.observe_fetch(&service.id, &report);
-    }
-    let shared = state.clone();
-    let span = tracing::Span::current();
-    let outcome = deadline
-        .run(web::block(move || {
-            let _entered = span.enter();
-            hooks::run(&shared.config, &service, &request, now).map(|outcome| (service.id, outcome))
-        }))
-        .await?
-        .map_err(|_| ApiError::Internal("hook evaluation panicked"))??;
+    let outcome = match first {
+        Stage::Done(service_id, outcome) => (service_id, *outcome),
+        Stage::Fetch(service, mut request) => {
+            // Absent prefetch keys: fetched from fhirServer (async, within the budget) before
+            // the synchronous pipeline runs.
+            if let Some(report) = deadline
+                .run(hooks::fetch_absent(&state.fetcher, &service, &mut request))
+                .await?
+            {
+                state.metrics.observe_fetch(&service.id, &report);
+            }
+            let shared = state.clone();
+            let span = tracing::Span::current();
+            deadline
+                .run(web::block(move || {
+                    let _entered = span.enter();
+                    hooks::run(&shared.config, &service, &request, now)
+                        .map(|outcome| (service.id, outcome))
+                }))
+                .await?
+                .map_err(|_| ApiError::Internal("hook evaluation panicked"))??
+        }
+    };
     let (service_id, outcome) = outcome;
     state.metrics.observe_outcome(&service_id, &outcome);
     tracing::Span::current().record("cards", outcome.response.cards.len());

@@ -192,6 +192,7 @@ impl Application {
         let shared_policy = policy.clone();
         let playground_enabled = settings.playground_enabled();
         let request_limits = web::Data::new(RequestLimits::new(settings.limits));
+        let bench_floor = settings.bench_floor == crate::settings::BenchFloor::On;
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(shared.clone())
@@ -203,6 +204,7 @@ impl Application {
                 .wrap(from_fn(routes::observe))
                 .configure(routes::configure)
                 .configure(|cfg| playground::configure(cfg, playground_enabled))
+                .configure(|cfg| super::bench_floor::configure(cfg, bench_floor))
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(settings.shutdown_timeout.as_secs())

@@ -2,6 +2,7 @@
 //! One module per endpoint or concern; shared set-up in `helpers`.
 
 mod auth;
+mod bench_floor;
 mod cli;
 mod cors;
 mod discovery;
