@@ -78,7 +78,15 @@ async fn sigterm_lets_in_flight_requests_finish_refuses_new_ones_and_exits_0() {
     })
     .await
     .expect("new connections are refused before the grace period ends");
-    assert_eq!(refused, std::io::ErrorKind::ConnectionRefused);
+    // Refused (listener closed) or reset (a SYN that raced the close, left in the old
+    // listener's backlog): either way the new connection is turned away, not served.
+    assert!(
+        matches!(
+            refused,
+            std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
+        ),
+        "a new connection after SIGTERM: {refused:?}"
+    );
 
     for request in in_flight {
         let (status, cards) = request.await.unwrap();
