@@ -36,6 +36,27 @@ const SECRETS: [&str; 12] = [
     COMMENT,
 ];
 
+/// None of `secrets` appears in an error body, in `/metrics` or in a log line.
+fn assert_never_seen(
+    secrets: &[impl AsRef<str>],
+    bodies: &[String],
+    metrics: &str,
+    logs: &[String],
+) {
+    for secret in secrets.iter().map(AsRef::as_ref) {
+        for body in bodies {
+            assert!(
+                !body.contains(secret),
+                "`{secret}` in an error body: {body}"
+            );
+        }
+        assert!(!metrics.contains(secret), "`{secret}` in /metrics");
+        for line in logs {
+            assert!(!line.contains(secret), "`{secret}` in the logs: {line}");
+        }
+    }
+}
+
 fn phi_request() -> Value {
     let mut request = order_select_request();
     request["fhirServer"] = json!(format!("https://ehr.example/fhir?session={FHIR_QUERY}"));
@@ -240,18 +261,7 @@ async fn no_patient_data_in_logs_error_bodies_or_metrics() {
             >= 10,
         "the logs were captured: {logs:#?}"
     );
-    for secret in SECRETS {
-        for body in &bodies {
-            assert!(
-                !body.contains(secret),
-                "`{secret}` in an error body: {body}"
-            );
-        }
-        assert!(!metrics.contains(secret), "`{secret}` in /metrics");
-        for line in &logs {
-            assert!(!line.contains(secret), "`{secret}` in the logs: {line}");
-        }
-    }
+    assert_never_seen(&SECRETS, &bodies, &metrics, &logs);
 }
 
 /// The same with JWT authentication on: valid signed tokens, a replayed one, an expired one,
@@ -377,21 +387,7 @@ async fn no_token_in_logs_error_bodies_or_metrics_with_auth_on() {
         secrets.push(token.clone());
         secrets.extend(token.split('.').filter(|p| p.len() > 8).map(str::to_owned));
     }
-    for secret in &secrets {
-        for body in &bodies {
-            assert!(
-                !body.contains(secret.as_str()),
-                "`{secret}` in an error body: {body}"
-            );
-        }
-        assert!(!metrics.contains(secret.as_str()), "`{secret}` in /metrics");
-        for line in &logs {
-            assert!(
-                !line.contains(secret.as_str()),
-                "`{secret}` in the logs: {line}"
-            );
-        }
-    }
+    assert_never_seen(&secrets, &bodies, &metrics, &logs);
 }
 
 /// The resource-limit and fallback-failure paths: 405, 415, JSON too deep, too many Bundle
@@ -629,16 +625,5 @@ async fn no_patient_data_on_limit_and_fetch_failure_paths() {
             >= 12,
         "the logs were captured: {logs:#?}"
     );
-    for secret in SECRETS {
-        for body in &bodies {
-            assert!(
-                !body.contains(secret),
-                "`{secret}` in an error body: {body}"
-            );
-        }
-        assert!(!metrics.contains(secret), "`{secret}` in /metrics");
-        for line in &logs {
-            assert!(!line.contains(secret), "`{secret}` in the logs: {line}");
-        }
-    }
+    assert_never_seen(&SECRETS, &bodies, &metrics, &logs);
 }
