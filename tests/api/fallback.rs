@@ -619,14 +619,7 @@ async fn the_token_is_sent_only_in_the_authorization_header_never_logged_or_coun
         .unwrap();
     assert_eq!(response.status().as_u16(), 400);
     bodies.push(response.text().await.unwrap());
-    let metrics = client
-        .get(format!("{}/metrics", server.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     let (status, logs) = server.stop();
     assert!(status.success());
     assert!(

@@ -250,6 +250,16 @@ impl ServerProcess {
         }
     }
 
+    /// The `/metrics` text of this process.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.address))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// Send SIGTERM, wait for a graceful exit, and return the exit status and all log lines.
     pub fn stop(mut self) -> (std::process::ExitStatus, Vec<String>) {
         let pid = self.child.id().to_string();

@@ -243,14 +243,7 @@ async fn no_patient_data_in_logs_error_bodies_or_metrics() {
     bodies.push(response.text().await.unwrap());
     assert!(ok, "feedback: {got} {:?}", bodies.last());
 
-    let metrics = client
-        .get(format!("{}/metrics", server.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
 
     let (status, logs) = server.stop();
     assert!(status.success(), "graceful stop: {status:?}");
@@ -363,14 +356,7 @@ async fn no_token_in_logs_error_bodies_or_metrics_with_auth_on() {
     assert_eq!(response.status().as_u16(), 401);
     bodies.push(response.text().await.unwrap());
 
-    let metrics = client
-        .get(url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     let (status, logs) = server.stop();
     assert!(status.success(), "graceful stop: {status:?}");
     assert!(
@@ -594,14 +580,7 @@ async fn no_patient_data_on_limit_and_fetch_failure_paths() {
     }
     assert!(!failing.seen().is_empty() && !refusing.seen().is_empty());
 
-    let metrics = client
-        .get(format!("{}/metrics", server.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     for reason in [
         "overloaded",
         "deadline-exceeded",
