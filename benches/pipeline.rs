@@ -44,9 +44,16 @@ fn stages(c: &mut Criterion) {
     for size in SIZES {
         let bytes = std::fs::read(dir.join(format!("{size}.json"))).expect("payload");
         let full: Value = serde_json::from_slice(&bytes).expect("json");
-        let body = skim::skim(&bytes, &config.rules).expect("skim").body;
-        let request = HookRequest::parse(&body).expect("request");
-        let prefetched = prefetch::collect(&request.prefetch).expect("prefetch");
+        let skimmed = skim::skim(&bytes, &config.rules).expect("skim");
+        let body = skimmed.body;
+        let mut request = HookRequest::parse(&body).expect("request");
+        request.prefetch_entries = skimmed.entries;
+        let prefetched = prefetch::collect_after_fetch(
+            &request.prefetch,
+            &request.prefetch_entries,
+            &request.fetch_gaps,
+        )
+        .expect("prefetch");
         let input = ExtractInput {
             prefetched: &prefetched,
             draft_orders: &request.context.draft_orders,
@@ -100,9 +107,10 @@ fn stages(c: &mut Criterion) {
         });
         g.bench_function("pipeline (skim → cards)", |b| {
             b.iter(|| {
-                let body = skim::skim(black_box(&bytes), &config.rules).unwrap().body;
-                schemas.check_request(&body).unwrap();
-                let request = HookRequest::parse(&body).unwrap();
+                let skimmed = skim::skim(black_box(&bytes), &config.rules).unwrap();
+                schemas.check_request(&skimmed.body).unwrap();
+                let mut request = HookRequest::parse_owned(skimmed.body).unwrap();
+                request.prefetch_entries = skimmed.entries;
                 pipeline::run(&config, service, &request, now).unwrap()
             })
         });

@@ -4,10 +4,13 @@
 //! a key that is absent (not in the map), present with `null` ("the EHR has no such data"),
 //! or present with a resource / Bundle.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::facts::FetchGap;
+use crate::prefetch::RawEntry;
 
 /// The hooks this service answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,6 +92,9 @@ pub struct HookRequest {
     pub context: HookContext,
     /// Absent key = not in the map; `null` = `Value::Null`.
     pub prefetch: Map<String, Value>,
+    /// The entries of prefetch Bundles the skim kept raw (`crate::skim`, HTTP fast path), by
+    /// key; such a Bundle's `Value` in `prefetch` has no `entry`. Empty from [`HookRequest::parse`].
+    pub prefetch_entries: BTreeMap<String, Vec<RawEntry>>,
     /// Set by the fallback fetch (`crate::fetch`), empty from [`HookRequest::parse`]: absent
     /// keys it could not fetch (or fetched in part; their data is in `prefetch`).
     pub fetch_gaps: Vec<FetchGap>,
@@ -264,6 +270,7 @@ impl HookRequest {
                 draft_orders,
             },
             prefetch,
+            prefetch_entries: BTreeMap::new(),
             fetch_gaps: Vec::new(),
         })
     }

@@ -56,8 +56,12 @@ pub fn run(
             got: request.hook.as_str(),
         });
     }
-    let prefetched = prefetch::collect_after_fetch(&request.prefetch, &request.fetch_gaps)
-        .map_err(|missing| PipelineError::MissingPrefetch { keys: missing.keys })?;
+    let prefetched = prefetch::collect_after_fetch(
+        &request.prefetch,
+        &request.prefetch_entries,
+        &request.fetch_gaps,
+    )
+    .map_err(|missing| PipelineError::MissingPrefetch { keys: missing.keys })?;
     let facts = facts::extract(
         &ExtractInput {
             prefetched: &prefetched,

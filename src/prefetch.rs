@@ -7,15 +7,57 @@
 //! runs before this, inserts what it fetched into the prefetch map, and reports the keys it
 //! could not deliver as [`FetchGap`]s: those are absent but not missing.
 
+use std::collections::BTreeMap;
+
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::facts::{DataSource, FetchGap, FetchProblem};
+
+/// A prefetch Bundle entry as the skim kept it (`crate::skim`, the HTTP fast path): its
+/// resource still the raw JSON text sent, read only by the reader of its type. A Bundle whose
+/// entries are kept this way (`HookRequest::prefetch_entries`) has no `entry` in its `Value`.
+#[derive(Debug, Clone)]
+pub struct RawEntry {
+    /// `search.mode` is `outcome`: an outcome entry, counted and never read.
+    pub outcome_mode: bool,
+    /// `resource`, when it is a JSON object.
+    pub resource: Option<RawResource>,
+}
+
+/// A resource as sent, with its `resourceType` (when that is a string).
+#[derive(Debug, Clone)]
+pub struct RawResource {
+    pub resource_type: Option<String>,
+    pub json: Box<RawValue>,
+}
+
+/// One resource to read: parsed JSON (the full parse, the fallback fetch) or the raw text the
+/// skim kept. Both read alike (`facts::extract`).
+#[derive(Debug, Clone, Copy)]
+pub enum ResourceJson<'a> {
+    Parsed(&'a Value),
+    Raw {
+        resource_type: Option<&'a str>,
+        json: &'a RawValue,
+    },
+}
+
+impl ResourceJson<'_> {
+    /// `resourceType`, when it is a string.
+    pub fn resource_type(&self) -> Option<&str> {
+        match self {
+            ResourceJson::Parsed(v) => v.get("resourceType").and_then(Value::as_str),
+            ResourceJson::Raw { resource_type, .. } => *resource_type,
+        }
+    }
+}
 
 /// The resources of the prefetch, borrowed from the request.
 #[derive(Debug, Default)]
 pub struct Prefetched<'a> {
     /// (source key, resource JSON), in the order sent.
-    pub resources: Vec<(DataSource, &'a Value)>,
+    pub resources: Vec<(DataSource, ResourceJson<'a>)>,
     /// Keys present with `null`.
     pub unavailable: Vec<DataSource>,
     /// Bundle entries skipped: `OperationOutcome` resources or `search.mode = outcome`.
@@ -31,13 +73,17 @@ pub struct MissingPrefetch {
 }
 
 pub fn collect(prefetch: &Map<String, Value>) -> Result<Prefetched<'_>, MissingPrefetch> {
-    collect_after_fetch(prefetch, &[])
+    collect_after_fetch(prefetch, &NO_RAW_ENTRIES, &[])
 }
+
+static NO_RAW_ENTRIES: BTreeMap<String, Vec<RawEntry>> = BTreeMap::new();
 
 /// [`collect`] after the fallback fetch: a key absent from `prefetch` whose fetch failed
 /// (a [`FetchProblem::Failed`] gap) is not missing; its facts are unknown.
+/// `raw_entries`: the entries of the Bundles the skim kept raw, by prefetch key.
 pub fn collect_after_fetch<'a>(
     prefetch: &'a Map<String, Value>,
+    raw_entries: &'a BTreeMap<String, Vec<RawEntry>>,
     fetch_gaps: &[FetchGap],
 ) -> Result<Prefetched<'a>, MissingPrefetch> {
     let failed = |source: DataSource| {
@@ -60,14 +106,17 @@ pub fn collect_after_fetch<'a>(
     for source in DataSource::ALL {
         match prefetch.get(source.key()) {
             Some(value @ Value::Object(resource)) => match resource_type(resource) {
-                Some("Bundle") => collect_bundle(source, resource, &mut out),
+                Some("Bundle") => match raw_entries.get(source.key()) {
+                    Some(entries) => collect_raw_bundle(source, entries, &mut out),
+                    None => collect_bundle(source, resource, &mut out),
+                },
                 // The EHR answered the key with an error instead of data: nothing to read
                 // (contract, "Prefetch keys": an outcome is skipped and counted).
                 Some("OperationOutcome") => {
                     out.skipped_outcomes += 1;
                     out.unavailable.push(source);
                 }
-                _ => out.resources.push((source, value)),
+                _ => out.resources.push((source, ResourceJson::Parsed(value))),
             },
             // `null` is "the EHR has no such data"; a string or number is no data either,
             // and must not sink the request.
@@ -103,7 +152,28 @@ fn collect_bundle<'a>(
         if is_outcome_mode || is_outcome_resource {
             out.skipped_outcomes += 1;
         } else if let Some(resource) = resource {
-            out.resources.push((source, resource));
+            out.resources.push((source, ResourceJson::Parsed(resource)));
+        }
+    }
+}
+
+/// [`collect_bundle`] of entries the skim kept raw: the same outcome rules.
+fn collect_raw_bundle<'a>(source: DataSource, entries: &'a [RawEntry], out: &mut Prefetched<'a>) {
+    for entry in entries {
+        let resource_type = entry
+            .resource
+            .as_ref()
+            .and_then(|r| r.resource_type.as_deref());
+        if entry.outcome_mode || resource_type == Some("OperationOutcome") {
+            out.skipped_outcomes += 1;
+        } else if let Some(resource) = &entry.resource {
+            out.resources.push((
+                source,
+                ResourceJson::Raw {
+                    resource_type,
+                    json: &resource.json,
+                },
+            ));
         }
     }
 }
@@ -156,7 +226,7 @@ mod tests {
         let out = collect(&prefetch).unwrap();
         assert_eq!(out.resources.len(), 1);
         assert_eq!(out.resources[0].0, DataSource::Patient);
-        assert_eq!(out.resources[0].1["id"], "p1");
+        assert!(matches!(out.resources[0].1, ResourceJson::Parsed(r) if r["id"] == "p1"));
         assert!(!out.unavailable.contains(&DataSource::Patient));
     }
 
@@ -182,7 +252,10 @@ mod tests {
         let ids: Vec<&str> = out
             .resources
             .iter()
-            .filter_map(|(_, r)| r["id"].as_str())
+            .filter_map(|(_, r)| match r {
+                ResourceJson::Parsed(r) => r["id"].as_str(),
+                ResourceJson::Raw { .. } => None,
+            })
             .collect();
         assert_eq!(ids, vec!["c1", "c3"]);
         assert!(
@@ -254,16 +327,16 @@ mod tests {
             },
         ];
         // `conditions` is absent and was not reported: still missing.
-        let err = collect_after_fetch(&prefetch, &gaps).unwrap_err();
+        let err = collect_after_fetch(&prefetch, &NO_RAW_ENTRIES, &gaps).unwrap_err();
         assert_eq!(err.keys, vec!["conditions"]);
         prefetch.insert("conditions".into(), json!({"resourceType": "Bundle"}));
-        let out = collect_after_fetch(&prefetch, &gaps).unwrap();
+        let out = collect_after_fetch(&prefetch, &NO_RAW_ENTRIES, &gaps).unwrap();
         assert_eq!(out.fetch_gaps, gaps.to_vec());
         // Failed keys are not "the EHR sent null".
         assert!(!out.unavailable.contains(&DataSource::Observations));
         // An incomplete key must still be present in the map.
         prefetch.remove("patient");
-        let err = collect_after_fetch(&prefetch, &gaps).unwrap_err();
+        let err = collect_after_fetch(&prefetch, &NO_RAW_ENTRIES, &gaps).unwrap_err();
         assert_eq!(err.keys, vec!["patient"]);
     }
 

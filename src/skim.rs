@@ -20,6 +20,7 @@
 //! syntax and schema errors are then exactly those of the full path.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Deserialize;
@@ -28,12 +29,16 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::config::Rules;
+use crate::prefetch::{RawEntry, RawResource};
 
 /// A skimmed request body.
 #[derive(Debug)]
 pub struct Skimmed {
-    /// The body with the skipped entries left out of their Bundles.
+    /// The body; each prefetch Bundle without its `entry` (those are in `entries`).
     pub body: Value,
+    /// The entries kept of each prefetch Bundle, by key, resources as raw text
+    /// (`HookRequest::prefetch_entries`).
+    pub entries: BTreeMap<String, Vec<RawEntry>>,
     /// Entries of each prefetch Bundle as sent (before any was skipped), by prefetch key: the
     /// one place where a Bundle's entry count is known before its entries are parsed.
     pub bundle_entries: Vec<(String, usize)>,
@@ -45,6 +50,7 @@ pub struct Skimmed {
 pub fn skim(bytes: &[u8], rules: &Rules) -> Option<Skimmed> {
     let mut out = Skimmed {
         body: Value::Null,
+        entries: BTreeMap::new(),
         bundle_entries: Vec::new(),
         skipped_entries: 0,
     };
@@ -86,7 +92,9 @@ impl<'de> Visitor<'de> for Top<'_> {
         let mut body = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             let value = if key == "prefetch" {
+                // A repeated `prefetch` replaces the earlier one, as in a `Value`.
                 self.out.bundle_entries.clear();
+                self.out.entries.clear();
                 map.next_value_seed(Prefetch {
                     rules: self.rules,
                     out: &mut *self.out,
@@ -121,6 +129,8 @@ impl<'de> Visitor<'de> for Prefetch<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut prefetch = Map::new();
         while let Some(key) = map.next_key::<String>()? {
+            // A repeated key replaces the earlier value, as in a `Value`.
+            self.out.entries.remove(&key);
             let value = map.next_value_seed(PrefetchValue {
                 key: &key,
                 rules: self.rules,
@@ -168,20 +178,28 @@ impl<'de> Visitor<'de> for PrefetchValue<'_> {
             return Ok(Value::Object(members));
         };
         let bundle = members.get("resourceType").and_then(Value::as_str) == Some("Bundle");
-        if bundle {
-            self.out
-                .bundle_entries
-                .push((self.key.to_owned(), entries.len()));
+        if !bundle {
+            // Not a Bundle (not read as one): as sent.
+            let entries = entries
+                .into_iter()
+                .map(Entry::into_value)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(de::Error::custom)?;
+            members.insert("entry".to_owned(), Value::Array(entries));
+            return Ok(Value::Object(members));
         }
+        self.out
+            .bundle_entries
+            .push((self.key.to_owned(), entries.len()));
         let mut kept = Vec::with_capacity(entries.len());
         for entry in entries {
-            if bundle && entry.skippable() {
+            if entry.skippable() {
                 self.out.skipped_entries += 1;
             } else {
-                kept.push(entry.into_value().map_err(de::Error::custom)?);
+                kept.push(entry.into_raw());
             }
         }
-        members.insert("entry".to_owned(), Value::Array(kept));
+        self.out.entries.insert(self.key.to_owned(), kept);
         Ok(Value::Object(members))
     }
 }
@@ -206,13 +224,12 @@ impl<'de> Visitor<'de> for Entries<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut entries = Vec::with_capacity(seq.size_hint().unwrap_or(16));
         while let Some(members) = seq.next_element::<EntryMembers<'de>>()? {
-            let irrelevant = members
-                .resource
-                .is_some_and(|r| irrelevant_observation(r, self.rules));
+            let peek = members.resource.map(|r| peek(r, self.rules));
             entries.push(Entry {
                 members: members.members,
                 resource: members.resource,
-                irrelevant,
+                resource_type: peek.as_ref().and_then(|p| p.resource_type.clone()),
+                irrelevant: peek.is_some_and(|p| p.irrelevant),
             });
         }
         Ok(entries)
@@ -223,6 +240,8 @@ impl<'de> Visitor<'de> for Entries<'_> {
 struct Entry<'de> {
     members: Map<String, Value>,
     resource: Option<&'de RawValue>,
+    /// The resource's `resourceType`, when a string.
+    resource_type: Option<String>,
     /// The resource is an Observation the rules never read.
     irrelevant: bool,
 }
@@ -240,6 +259,28 @@ impl Entry<'_> {
                     .and_then(Value::as_str)
                     .is_some_and(|mode| mode != "outcome"),
             }
+    }
+
+    /// The entry as `prefetch` reads it (`collect_bundle`'s rules): `search.mode = outcome`,
+    /// and the resource when it is an object.
+    fn into_raw(self) -> RawEntry {
+        let outcome_mode = self
+            .members
+            .get("search")
+            .and_then(|s| s.get("mode"))
+            .and_then(Value::as_str)
+            == Some("outcome");
+        let resource = self
+            .resource
+            .filter(|r| r.get().starts_with('{'))
+            .map(|r| RawResource {
+                resource_type: self.resource_type,
+                json: r.to_owned(),
+            });
+        RawEntry {
+            outcome_mode,
+            resource,
+        }
     }
 
     fn into_value(self) -> Result<Value, serde_json::Error> {
@@ -320,11 +361,32 @@ const OBSERVATION_STATUS: [&str; 8] = [
     "unknown",
 ];
 
-/// Whether `resource` is an Observation the rules provably never read (see the module docs).
-fn irrelevant_observation(resource: &RawValue, rules: &Rules) -> bool {
-    let Ok(obs) = serde_json::from_str::<ObservationPeek<'_>>(resource.get()) else {
-        return false;
-    };
+/// What [`peek`] learns of a resource.
+struct Peek {
+    resource_type: Option<String>,
+    /// An Observation the rules provably never read (see the module docs).
+    irrelevant: bool,
+}
+
+/// `resourceType`, and whether the resource is an Observation the rules never read.
+fn peek(resource: &RawValue, rules: &Rules) -> Peek {
+    match serde_json::from_str::<ObservationPeek<'_>>(resource.get()) {
+        Ok(obs) => Peek {
+            resource_type: Some(obs.resource_type.clone().into_owned()),
+            irrelevant: irrelevant_observation(obs, rules),
+        },
+        // Not that shape (no string `resourceType`, an odd `status` or `code`, a repeated
+        // member): read `resourceType` as a `Value` would (rare), and keep the resource.
+        Err(_) => Peek {
+            resource_type: serde_json::from_str::<Value>(resource.get())
+                .ok()
+                .and_then(|v| v.get("resourceType")?.as_str().map(str::to_owned)),
+            irrelevant: false,
+        },
+    }
+}
+
+fn irrelevant_observation(obs: ObservationPeek<'_>, rules: &Rules) -> bool {
     let Some(codings) = obs.code.and_then(|c| c.coding) else {
         return false;
     };
@@ -362,12 +424,17 @@ mod tests {
         skim(&serde_json::to_vec(body).unwrap(), &rules()).expect("skimmed")
     }
 
-    fn ids(body: &Value, key: &str) -> Vec<String> {
-        body["prefetch"][key]["entry"]
-            .as_array()
-            .unwrap()
+    /// The ids of the resources kept raw for `key` (`-`: no resource).
+    fn ids(s: &Skimmed, key: &str) -> Vec<String> {
+        s.entries[key]
             .iter()
-            .map(|e| e["resource"]["id"].as_str().unwrap_or("-").to_owned())
+            .map(|e| match &e.resource {
+                Some(r) => {
+                    let v: Value = serde_json::from_str(r.json.get()).unwrap();
+                    v["id"].as_str().unwrap_or("-").to_owned()
+                }
+                None => "-".to_owned(),
+            })
             .collect()
     }
 
@@ -401,7 +468,7 @@ mod tests {
         }});
         let s = skimmed(&body);
         assert_eq!(
-            ids(&s.body, "observations"),
+            ids(&s, "observations"),
             [
                 "ddimer",
                 "outcome-mode",
@@ -414,13 +481,74 @@ mod tests {
         );
         assert_eq!(s.skipped_entries, 1);
         assert_eq!(s.bundle_entries, vec![("observations".to_owned(), 8)]);
-        // Everything else is as sent.
+        let kept = &s.entries["observations"];
+        let types: Vec<Option<&str>> = kept
+            .iter()
+            .map(|e| e.resource.as_ref().and_then(|r| r.resource_type.as_deref()))
+            .collect();
+        assert_eq!(types[5], None);
+        assert_eq!(types[6], Some("Condition"));
+        assert!(types[..5].iter().all(|t| *t == Some("Observation")));
+        let outcome: Vec<bool> = kept.iter().map(|e| e.outcome_mode).collect();
+        assert_eq!(outcome, [false, true, false, false, false, false, false]);
+        // Everything else is as sent; the Bundle's entries are in `entries`.
         let mut expected = body.clone();
-        expected["prefetch"]["observations"]["entry"]
-            .as_array_mut()
+        expected["prefetch"]["observations"]
+            .as_object_mut()
             .unwrap()
-            .remove(0);
+            .remove("entry");
         assert_eq!(s.body, expected);
+    }
+
+    #[test]
+    fn resource_types_are_read_as_a_value_would_read_them() {
+        let body = json!({"prefetch": {"conditions": {"resourceType": "Bundle", "entry": [
+            {"resource": {"resourceType": "Condition", "id": "plain"}},
+            // Not the peeked shape (a numeric status, an odd code): still typed.
+            {"resource": {"resourceType": "Condition", "status": 3, "code": "x"}},
+            {"resource": {"resourceType": 7}},
+            {"resource": {"id": "untyped"}},
+            {"resource": "Condition/1"},
+            {"resource": {"resourceType": "OperationOutcome"}, "search": {"mode": "match"}}
+        ]}}});
+        let s = skimmed(&body);
+        let kept = &s.entries["conditions"];
+        let types: Vec<Option<&str>> = kept
+            .iter()
+            .map(|e| e.resource.as_ref().and_then(|r| r.resource_type.as_deref()))
+            .collect();
+        assert_eq!(
+            types,
+            [
+                Some("Condition"),
+                Some("Condition"),
+                None,
+                None,
+                None,
+                Some("OperationOutcome")
+            ]
+        );
+        // A string is not a resource.
+        assert!(kept[4].resource.is_none());
+        // Repeated text: `{"resourceType":"X","resourceType":"Condition"}` reads as the last.
+        let text = r#"{"prefetch": {"conditions": {"resourceType": "Bundle", "entry": [
+            {"resource": {"resourceType": "Basic", "resourceType": "Condition"}}]}}}"#;
+        let s = skim(text.as_bytes(), &rules()).expect("skimmed");
+        let r = s.entries["conditions"][0].resource.as_ref().unwrap();
+        assert_eq!(r.resource_type.as_deref(), Some("Condition"));
+    }
+
+    #[test]
+    fn a_repeated_prefetch_key_replaces_the_earlier_one() {
+        let text = r#"{"prefetch": {
+            "conditions": {"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Condition"}}]},
+            "conditions": {"resourceType": "Bundle"}}}"#;
+        let s = skim(text.as_bytes(), &rules()).expect("skimmed");
+        assert!(!s.entries.contains_key("conditions"));
+        assert_eq!(
+            s.body["prefetch"]["conditions"],
+            json!({"resourceType": "Bundle"})
+        );
     }
 
     #[test]
@@ -430,7 +558,14 @@ mod tests {
                 {"resource": {"resourceType": "MedicationRequest", "id": "m"}}]},
                 "notABundle": {"resourceType": "Basic", "entry": [{"resource": obs("s", "2951-2")}]}}});
         let s = skimmed(&body);
-        assert_eq!(s.body, body);
+        assert_eq!(ids(&s, "medications"), ["m"]);
+        let mut expected = body.clone();
+        expected["prefetch"]["medications"]
+            .as_object_mut()
+            .unwrap()
+            .remove("entry");
+        // A non-Bundle with `entry` is kept whole, as sent.
+        assert_eq!(s.body, expected);
         assert_eq!(s.skipped_entries, 0);
     }
 

@@ -1,12 +1,15 @@
 //! The skimmed request path (`skim::skim`, used by the HTTP hook handler) gives every fixture
 //! exactly the response of the full parse (`serde_json::from_slice` → schema → request →
-//! pipeline), uuids aside: skipping the Observations the rules never read changes nothing.
+//! pipeline), uuids aside: skipping the Observations the rules never read, and reading the
+//! kept resources straight from their text, changes nothing.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use distal_dvt_cds::cds_schema::Schemas;
 use distal_dvt_cds::config::Config;
 use distal_dvt_cds::hook_request::HookRequest;
+use distal_dvt_cds::prefetch::RawEntry;
 use distal_dvt_cds::{pipeline, skim};
 use serde_json::Value;
 use time::macros::datetime;
@@ -38,9 +41,15 @@ fn without_uuids(mut v: Value) -> Value {
     v
 }
 
-fn respond(config: &Config, schemas: &Schemas, body: &Value) -> Result<Value, String> {
+fn respond(
+    config: &Config,
+    schemas: &Schemas,
+    body: &Value,
+    entries: BTreeMap<String, Vec<RawEntry>>,
+) -> Result<Value, String> {
     schemas.check_request(body).map_err(|e| e.to_string())?;
-    let request = HookRequest::parse(body).map_err(|e| e.to_string())?;
+    let mut request = HookRequest::parse(body).map_err(|e| e.to_string())?;
+    request.prefetch_entries = entries;
     let service = config
         .services
         .iter()
@@ -71,8 +80,8 @@ fn skimmed_and_full_requests_answer_alike() {
             .unwrap_or_else(|| panic!("{}: not skimmed", file.display()));
         skipped += skimmed.skipped_entries;
         assert_eq!(
-            respond(&config, &schemas, &skimmed.body),
-            respond(&config, &schemas, &full),
+            respond(&config, &schemas, &skimmed.body, skimmed.entries),
+            respond(&config, &schemas, &full, BTreeMap::new()),
             "{}",
             file.display()
         );

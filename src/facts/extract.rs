@@ -16,14 +16,17 @@ mod record;
 mod tests;
 mod units;
 
-use fhir_sdk::r4b::resources::{Encounter, MedicationRequest, Observation, Patient};
+use fhir_sdk::r4b::resources::{
+    Condition, Encounter, MedicationRequest, Observation, Patient, Procedure, ServiceRequest,
+};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use self::observation::Kind;
 use super::{DataSource, PatientFacts, UnreadableResource};
 use crate::config::Rules;
-use crate::prefetch::Prefetched;
+use crate::prefetch::{Prefetched, ResourceJson};
 
 pub struct ExtractInput<'a> {
     pub prefetched: &'a Prefetched<'a>,
@@ -42,8 +45,14 @@ pub fn extract(input: &ExtractInput<'_>, rules: &Rules) -> PatientFacts {
         skipped_outcomes: input.prefetched.skipped_outcomes,
         ..PatientFacts::default()
     };
-    for (source, raw) in &input.prefetched.resources {
-        read_record(*source, raw, rules, &mut facts);
+    for (source, resource) in &input.prefetched.resources {
+        match *resource {
+            ResourceJson::Parsed(raw) => read_record(*source, raw, rules, &mut facts),
+            ResourceJson::Raw {
+                resource_type,
+                json,
+            } => read_text(*source, resource_type, json, rules, &mut facts),
+        }
     }
     facts.draft_orders = drafts::read(
         input.draft_orders,
@@ -109,6 +118,56 @@ fn read_record(source: DataSource, raw: &Value, rules: &Rules, facts: &mut Patie
         facts
             .unreadable
             .push(unreadable(resource_type, source, kind));
+    }
+}
+
+/// A resource the skim kept as text (`ResourceJson::Raw`): deserialized by fhir-sdk straight
+/// from the text, with no `Value` tree, when that reads it for certain — the whole resource
+/// deserializes and every choice element of its type came through (so none can have been
+/// dropped, see `choices`). Anything less certain is parsed and read by [`read_record`], so
+/// both paths give the same facts. MedicationRequest always takes that path: its choice
+/// elements are nested in the dosage instructions.
+fn read_text(
+    source: DataSource,
+    resource_type: Option<&str>,
+    json: &RawValue,
+    rules: &Rules,
+    facts: &mut PatientFacts,
+) {
+    fn direct<T: DeserializeOwned>(text: &str, complete: impl Fn(&T) -> bool) -> Option<T> {
+        serde_json::from_str::<T>(text).ok().filter(complete)
+    }
+    let text = json.get();
+    let read = match resource_type {
+        Some("Patient") => direct(text, |_: &Patient| true).map(|p| {
+            if facts.patient.is_none() {
+                facts.patient = Some(record::patient(&p));
+            }
+        }),
+        Some("Condition") => direct(text, |c: &Condition| {
+            c.onset.is_some() && c.abatement.is_some()
+        })
+        .map(|c| facts.conditions.push(record::condition(&c))),
+        Some("Observation") => direct(text, |o: &Observation| {
+            o.value.is_some() && o.effective.is_some()
+        })
+        .map(|o| facts.observations.extend(observation::read(&o, rules))),
+        Some("Encounter") => {
+            direct(text, |_: &Encounter| true).map(|e| facts.encounters.push(record::encounter(&e)))
+        }
+        Some("Procedure") => direct(text, |p: &Procedure| p.performed.is_some())
+            .map(|p| facts.procedures.push(record::procedure(&p))),
+        Some("ServiceRequest") => direct(text, |s: &ServiceRequest| s.occurrence.is_some())
+            .map(|s| facts.service_requests.push(record::service_request(&s))),
+        Some("MedicationRequest") => None,
+        // No resourceType, or a type the rules do not read: ignored, as by `read_record`.
+        _ => return,
+    };
+    if read.is_none() {
+        // The skim kept the text of a JSON object: it parses.
+        if let Ok(raw) = serde_json::from_str::<Value>(text) {
+            read_record(source, &raw, rules, facts);
+        }
     }
 }
 

@@ -62,21 +62,26 @@ pub const SERDE_JSON_MAX_DEPTH: usize = 127;
 /// broken JSON is left to the parser (which names the position).
 pub fn check_depth(bytes: &[u8], max_depth: usize) -> Result<(), ApiError> {
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in bytes {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        i += 1;
         match b {
-            b'"' => in_string = true,
+            // Strings are most of a FHIR body: jump to their closing quote (memchr is SIMD),
+            // stepping over escapes. An unterminated string is left to the parser.
+            b'"' => loop {
+                let Some(at) = bytes
+                    .get(i..)
+                    .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+                else {
+                    return Ok(());
+                };
+                i += at + 1;
+                if bytes[i - 1] == b'"' {
+                    break;
+                }
+                // A backslash: the next byte is escaped, whatever it is.
+                i += 1;
+            },
             b'[' | b'{' => {
                 depth += 1;
                 if depth > max_depth {

@@ -96,25 +96,28 @@ async fn hook(
         .run(web::block(move || {
             let _entered = span.enter();
             body::check_depth(&bytes, limits.max_json_depth)?;
-            // Skimmed: the prefetch Observations the rules never read are skipped unparsed
+            // Skimmed: the prefetch Observations the rules never read are skipped unparsed,
+            // the Bundle entries kept stay raw text until their reader deserializes them
             // (`skim`); a body that does not skim is parsed whole, for the exact errors.
-            let body = match skim::skim(&bytes, &shared.config.rules) {
+            let (body, prefetch_entries) = match skim::skim(&bytes, &shared.config.rules) {
                 Some(skimmed) => {
                     // The Bundle limit counts the entries as sent, skipped ones included.
                     crate::bundle_limit::check_counts(
                         &skimmed.bundle_entries,
                         limits.max_bundle_entries,
                     )?;
-                    skimmed.body
+                    (skimmed.body, skimmed.entries)
                 }
-                None => body::parse_json(&bytes)?,
+                None => (body::parse_json(&bytes)?, Default::default()),
             };
+            drop(bytes);
             span.record("hook", hooks::loggable_hook(&body));
             if let Some(instance) = hooks::loggable_hook_instance(&body) {
                 span.record("hook_instance", instance);
             }
             crate::bundle_limit::check_body(&body, limits.max_bundle_entries)?;
-            let request = hooks::parse_request_owned(&shared.schemas, body)?;
+            let mut request = hooks::parse_request_owned(&shared.schemas, body)?;
+            request.prefetch_entries = prefetch_entries;
             if hooks::needs_fetch(&service, &request) {
                 return Ok(Stage::Fetch(service, Box::new(request)));
             }

@@ -49,6 +49,9 @@ pub enum StartupError {
     },
 }
 
+/// Blocking-pool threads per worker (one worker per core by default): evaluations at once.
+const BLOCKING_THREADS_PER_WORKER: usize = 2;
+
 pub struct Application {
     address: SocketAddr,
     server: Server,
@@ -219,7 +222,12 @@ impl Application {
                 .keep_alive
                 .map_or(KeepAlive::Disabled, KeepAlive::Timeout),
         )
-        .shutdown_signal(shutdown_signal().map_err(StartupError::Signals)?);
+        .shutdown_signal(shutdown_signal().map_err(StartupError::Signals)?)
+        // Hook evaluation is CPU work on the blocking pool: more threads than cores cannot
+        // evaluate faster, they only hold more parsed requests at once (memory) and contend
+        // for the allocator. Requests beyond that wait in the pool's queue, their bodies
+        // already read, within the request deadline and the concurrency limit.
+        .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER);
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
         }

@@ -45,22 +45,54 @@ fn facts_with(
     drafts: &Value,
     selections: &[&str],
 ) -> PatientFacts {
-    let prefetched = Prefetched {
-        resources: resources.iter().map(|(s, v)| (*s, v)).collect(),
-        unavailable: vec![],
-        skipped_outcomes: 0,
-        fetch_gaps: vec![],
-    };
     let selections: Vec<String> = selections.iter().map(|s| (*s).to_owned()).collect();
-    extract(
-        &ExtractInput {
-            prefetched: &prefetched,
-            draft_orders: drafts,
-            selections: &selections,
-            encounter_id: None,
-        },
-        rules(),
-    )
+    let run = |resources: Vec<(DataSource, ResourceJson<'_>)>| {
+        let prefetched = Prefetched {
+            resources,
+            unavailable: vec![],
+            skipped_outcomes: 0,
+            fetch_gaps: vec![],
+        };
+        extract(
+            &ExtractInput {
+                prefetched: &prefetched,
+                draft_orders: drafts,
+                selections: &selections,
+                encounter_id: None,
+            },
+            rules(),
+        )
+    };
+    let parsed = run(resources
+        .iter()
+        .map(|(s, v)| (*s, ResourceJson::Parsed(v)))
+        .collect());
+    // Every case is read a second time as the skim hands it over (raw text, `read_text`):
+    // the facts must be the same.
+    let texts: Vec<Box<RawValue>> = resources
+        .iter()
+        .map(|(_, v)| RawValue::from_string(v.to_string()).expect("json"))
+        .collect();
+    let raw = run(resources
+        .iter()
+        .zip(&texts)
+        .map(|((s, v), text)| {
+            let resource_type = v.get("resourceType").and_then(Value::as_str);
+            (
+                *s,
+                ResourceJson::Raw {
+                    resource_type,
+                    json: text,
+                },
+            )
+        })
+        .collect());
+    assert_eq!(
+        format!("{raw:?}"),
+        format!("{parsed:?}"),
+        "raw and parsed reads differ"
+    );
+    parsed
 }
 
 fn facts(source: DataSource, resource: Value) -> PatientFacts {
