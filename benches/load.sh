@@ -11,9 +11,10 @@
 # --conns "1 16 64", --install-oha (only install oha), --debug (use the debug build instead of release); DVT_CDS_BENCH_BIN=PATH
 # measures that binary instead of building one.
 # Needs cargo, python3 and oha (installed if missing with `cargo install --locked oha` under
-# ~/.cache/distal-dvt-cds/tools). Every row runs floor and hook back to back on ONE server
-# (DVT_CDS_BENCH_FLOOR=on mounts POST /bench/floor), so their ratio is measured under the same
-# conditions; absolute figures depend on the machine and its load.
+# ~/.cache/distal-dvt-cds/tools). Every row runs floor and hook back to back, each on its own
+# server process of the same binary and settings (DVT_CDS_BENCH_FLOOR=on mounts POST
+# /bench/floor), so their ratio is measured under the same conditions and each peak RSS is its
+# own; absolute figures depend on the machine and its load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -110,17 +111,15 @@ PORT="$(free_port)"
 start_server "$BIN" "$PORT" "$WORK/server.log"
 SERVER_PID=$STARTED_PID
 FLOOR_URL="http://127.0.0.1:$PORT/bench/floor"
-HOOK_URL="http://127.0.0.1:$PORT/cds-services/dvt-order-select"
-HOOK_PID=$SERVER_PID
-# DVT_CDS_BENCH_HOOK_BIN: measure the hook of another build (e.g. before a change, which may not
-# have the floor route) on a second server; the floor stays on the first.
-if [ -n "${DVT_CDS_BENCH_HOOK_BIN:-}" ]; then
-  HOOK_PORT="$(free_port)"
-  start_server "$DVT_CDS_BENCH_HOOK_BIN" "$HOOK_PORT" "$WORK/hook-server.log"
-  HOOK_SERVER_PID=$STARTED_PID
-  HOOK_PID=$HOOK_SERVER_PID
-  HOOK_URL="http://127.0.0.1:$HOOK_PORT/cds-services/dvt-order-select"
-fi
+# The hook runs on a second server of the same binary and settings (DVT_CDS_BENCH_HOOK_BIN: of
+# another build, e.g. before a change, which may not have the floor route): each row's peak RSS
+# is then that target's own, not what the allocator kept from the other's rows. Rows run one at
+# a time, so the idle server costs the measured one nothing.
+HOOK_PORT="$(free_port)"
+start_server "${DVT_CDS_BENCH_HOOK_BIN:-$BIN}" "$HOOK_PORT" "$WORK/hook-server.log"
+HOOK_SERVER_PID=$STARTED_PID
+HOOK_PID=$HOOK_SERVER_PID
+HOOK_URL="http://127.0.0.1:$HOOK_PORT/cds-services/dvt-order-select"
 
 if [ -n "$PEER_URL" ] && [ -z "$PEER_PID" ] && command -v ss >/dev/null; then
   peer_port="$(python3 -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1]).port or 80)' "$PEER_URL")"
@@ -226,6 +225,6 @@ echo
 echo "$(nproc) CPUs; $DURATION s per row; $PROFILE build; oha $("$OHA" --version | awk '{print $2}')"
 if [ "$FAILED" != 0 ]; then
   echo "FAIL: some requests errored or were not 200 (server log: see above)" >&2
-  tail -5 "$WORK/server.log" >&2
+  tail -5 "$WORK/server.log" "$WORK/hook-server.log" >&2
   exit 1
 fi

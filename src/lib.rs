@@ -7,6 +7,7 @@
 //! `config` loads `cds-services/`; `auth` verifies the CDS Hooks JWTs (used by `http`); `fetch`
 //! fetches absent prefetch keys from `fhirServer` (async, before the pipeline).
 
+pub mod allocator;
 pub mod auth;
 pub mod bundle_limit;
 pub mod cards;

@@ -85,6 +85,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let settings = Settings::from_args(args).map_err(|e| e.to_string())?;
     telemetry::init(settings.log_format, std::io::stderr).map_err(|e| e.to_string())?;
     telemetry::install_panic_hook();
+    distal_dvt_cds::allocator::tune();
     actix_web::rt::System::new().block_on(async move {
         let application = Application::build(settings).map_err(|e| {
             tracing::error!(error = %e, "cannot start");

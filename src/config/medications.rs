@@ -181,7 +181,14 @@ pub struct RegimenDefinition {
 #[derive(Debug, Clone)]
 pub struct MedicationCatalog {
     by_code: HashMap<String, Ingredient>,
+    /// Names and brands, lower case, longest first (the first that matches wins).
     names: Vec<(String, Ingredient)>,
+    /// The one-word names (letters and digits only), by word: their first place in `names`.
+    /// Such a name matches exactly when it is one of the text's words, so a lookup per word
+    /// replaces a substring search per name.
+    one_word_names: HashMap<String, usize>,
+    /// Places in `names` of the other names (several words, punctuation): searched for.
+    phrase_names: Vec<usize>,
     pub prophylaxis: HashMap<Ingredient, ProphylacticLimit>,
     pub renal: HashMap<Ingredient, RenalPolicy>,
     pub regimens: Vec<RegimenDefinition>,
@@ -198,17 +205,23 @@ impl MedicationCatalog {
         self.by_code.get(code.trim()).copied()
     }
 
-    /// Fallback: the ingredient (or brand) named in free text.
+    /// Fallback: the ingredient (or brand) named in free text, as a whole word or phrase; of
+    /// several, the name first in `names` (the longest).
     pub fn by_name(&self, text: &str) -> Option<Ingredient> {
         let lower = text.to_lowercase();
-        self.names
+        let word = lower
+            .split(|c: char| !c.is_alphanumeric())
+            .filter_map(|w| self.one_word_names.get(w).copied())
+            .min();
+        let phrase = self
+            .phrase_names
             .iter()
-            .find(|(n, _)| {
-                lower
-                    .match_indices(n.as_str())
-                    .any(|(i, _)| word_boundary(&lower, i, n.len()))
-            })
-            .map(|(_, ing)| *ing)
+            .copied()
+            .find(|&i| names_in(&lower, &self.names[i].0));
+        word.into_iter()
+            .chain(phrase)
+            .min()
+            .map(|i| self.names[i].1)
     }
 
     pub fn regimen(&self, id: RegimenId) -> &RegimenDefinition {
@@ -222,6 +235,26 @@ impl MedicationCatalog {
     pub fn renal_policy(&self, ing: Ingredient) -> RenalPolicy {
         self.renal.get(&ing).cloned().unwrap_or_default()
     }
+}
+
+/// Whether `name` occurs in `text` between word boundaries.
+fn names_in(text: &str, name: &str) -> bool {
+    text.match_indices(name)
+        .any(|(i, _)| word_boundary(text, i, name.len()))
+}
+
+/// Index `names` (see `MedicationCatalog::one_word_names`).
+fn index_names(names: &[(String, Ingredient)]) -> (HashMap<String, usize>, Vec<usize>) {
+    let mut one_word = HashMap::new();
+    let mut phrases = Vec::new();
+    for (i, (name, _)) in names.iter().enumerate() {
+        if !name.is_empty() && name.chars().all(char::is_alphanumeric) {
+            one_word.entry(name.clone()).or_insert(i);
+        } else {
+            phrases.push(i);
+        }
+    }
+    (one_word, phrases)
 }
 
 fn word_boundary(s: &str, start: usize, len: usize) -> bool {
@@ -327,9 +360,12 @@ pub(super) fn load(file: &Path) -> Result<MedicationCatalog, ConfigError> {
             return Err(ConfigError::invalid(file, name, "at least one regimen"));
         }
     }
+    let (one_word_names, phrase_names) = index_names(&names);
     Ok(MedicationCatalog {
         by_code,
         names,
+        one_word_names,
+        phrase_names,
         prophylaxis: raw.prophylaxis,
         renal: raw.renal,
         regimens: raw.regimen,
@@ -362,5 +398,40 @@ mod tests {
         );
         assert_eq!(c.by_name("heparin flush"), Some(Ingredient::Heparin));
         assert_eq!(c.by_name("preheparinized"), None);
+    }
+
+    /// The word index answers exactly like searching every name in turn (the first name, in
+    /// `names` order, that occurs between word boundaries).
+    #[test]
+    fn the_name_index_agrees_with_a_search_of_every_name() {
+        let c = Config::load(&Config::default_dir())
+            .unwrap()
+            .rules
+            .medications;
+        let scan = |text: &str| {
+            let lower = text.to_lowercase();
+            c.names
+                .iter()
+                .find(|(n, _)| names_in(&lower, n))
+                .map(|(_, ing)| *ing)
+        };
+        assert!(c.names.len() > 10 && !c.phrase_names.is_empty());
+        let mut texts = vec![
+            String::new(),
+            "Tablet 5 MG".to_owned(),
+            "ethinyl estradiol / levonorgestrel".to_owned(),
+        ];
+        for (i, (name, _)) in c.names.iter().enumerate() {
+            let other = &c.names[(i * 7 + 3) % c.names.len()].0;
+            texts.push(name.to_uppercase());
+            texts.push(format!("{name} 5 MG Oral Tablet"));
+            texts.push(format!("x{name}"));
+            texts.push(format!("{name}2"));
+            texts.push(format!("({other}) and {name}, daily"));
+            texts.push(format!("{name}-{other}"));
+        }
+        for text in &texts {
+            assert_eq!(c.by_name(text), scan(text), "{text}");
+        }
     }
 }

@@ -7,9 +7,11 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::{ALLOW, CONTENT_TYPE, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::web::Bytes;
 use actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Resource, Responder, web};
 use serde::Deserialize;
 use serde_json::json;
+use time::OffsetDateTime;
 use tracing::Instrument;
 use tracing::field::Empty;
 
@@ -22,6 +24,7 @@ use super::state::AppState;
 use crate::config::ServiceDefinition;
 use crate::hook_request::HookRequest;
 use crate::pipeline::HookOutcome;
+use crate::settings::Limits;
 use crate::{cds_schema, skim};
 
 const ALLOW_GET: &str = "GET, HEAD, OPTIONS";
@@ -88,44 +91,29 @@ async fn hook(
         .body(body::read(&req, payload, state.max_body_bytes))
         .await?;
     let now = state.now();
-    let span = tracing::Span::current();
-    let shared = state.clone();
-    // One trip to the blocking pool when every prefetch key was sent (the usual call): parse
-    // and evaluate together. A request with keys to fetch comes back for the async fetch.
-    let first = deadline
-        .run(web::block(move || {
-            let _entered = span.enter();
-            body::check_depth(&bytes, limits.max_json_depth)?;
-            // Skimmed: the prefetch Observations the rules never read are skipped unparsed,
-            // the Bundle entries kept stay raw text until their reader deserializes them
-            // (`skim`); a body that does not skim is parsed whole, for the exact errors.
-            let (body, prefetch_entries) = match skim::skim(&bytes, &shared.config.rules) {
-                Some(skimmed) => {
-                    // The Bundle limit counts the entries as sent, skipped ones included.
-                    crate::bundle_limit::check_counts(
-                        &skimmed.bundle_entries,
-                        limits.max_bundle_entries,
-                    )?;
-                    (skimmed.body, skimmed.entries)
-                }
-                None => (body::parse_json(&bytes)?, Default::default()),
-            };
-            drop(bytes);
-            span.record("hook", hooks::loggable_hook(&body));
-            if let Some(instance) = hooks::loggable_hook_instance(&body) {
-                span.record("hook_instance", instance);
-            }
-            crate::bundle_limit::check_body(&body, limits.max_bundle_entries)?;
-            let mut request = hooks::parse_request_owned(&shared.schemas, body)?;
-            request.prefetch_entries = prefetch_entries;
-            if hooks::needs_fetch(&service, &request) {
-                return Ok(Stage::Fetch(service, Box::new(request)));
-            }
-            hooks::run(&shared.config, &service, &request, now)
-                .map(|outcome| Stage::Done(service.id, Box::new(outcome)))
+    // Parse and evaluate together when every prefetch key was sent (the usual call); a request
+    // with keys to fetch comes back for the async fetch. A body up to `INLINE_MAX_BODY_BYTES`
+    // is evaluated right here on the worker, as the floor parses its body: that costs no more
+    // worker time than reading it into a `Value` would, needs no thread hand-off, and holds
+    // no parsed request in a queue. A larger body goes to the blocking pool (one trip).
+    let first = if bytes.len() <= INLINE_MAX_BODY_BYTES {
+        deadline.check()?;
+        let shared = state.get_ref();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            first_stage(bytes, limits, shared, service, now)
         }))
-        .await?
-        .map_err(|_| ApiError::Internal("hook evaluation panicked"))??;
+        .map_err(|_| ApiError::Internal("hook evaluation panicked"))??
+    } else {
+        let span = tracing::Span::current();
+        let shared = state.clone();
+        deadline
+            .run(web::block(move || {
+                let _entered = span.enter();
+                first_stage(bytes, limits, &shared, service, now)
+            }))
+            .await?
+            .map_err(|_| ApiError::Internal("hook evaluation panicked"))??
+    };
     let outcome = match first {
         Stage::Done(service_id, outcome) => (service_id, *outcome),
         Stage::Fetch(service, mut request) => {
@@ -153,6 +141,48 @@ async fn hook(
     state.metrics.observe_outcome(&service_id, &outcome);
     tracing::Span::current().record("cards", outcome.response.cards.len());
     Ok(HttpResponse::Ok().json(&outcome.response))
+}
+
+/// The largest body evaluated on the worker itself (see [`hook`]): about the time the floor
+/// spends reading such a body into a `Value` on its worker (~1 ms per 300 KiB here).
+const INLINE_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The synchronous first step of a hook call: the body's depth and Bundle limits, the skim (or
+/// the full parse), the schema check and the request; then the evaluation, unless prefetch keys
+/// must be fetched first. Records `hook` and `hookInstance` on the current span.
+fn first_stage(
+    bytes: Bytes,
+    limits: Limits,
+    shared: &AppState,
+    service: ServiceDefinition,
+    now: OffsetDateTime,
+) -> Result<Stage, ApiError> {
+    body::check_depth(&bytes, limits.max_json_depth)?;
+    // Skimmed: the prefetch Observations the rules never read are skipped unparsed, the
+    // Bundle entries kept stay raw text until their reader deserializes them (`skim`); a body
+    // that does not skim is parsed whole, for the exact errors.
+    let (body, prefetch_entries) = match skim::skim(&bytes, &shared.config.rules) {
+        Some(skimmed) => {
+            // The Bundle limit counts the entries as sent, skipped ones included.
+            crate::bundle_limit::check_counts(&skimmed.bundle_entries, limits.max_bundle_entries)?;
+            (skimmed.body, skimmed.entries)
+        }
+        None => (body::parse_json(&bytes)?, Default::default()),
+    };
+    drop(bytes);
+    let span = tracing::Span::current();
+    span.record("hook", hooks::loggable_hook(&body));
+    if let Some(instance) = hooks::loggable_hook_instance(&body) {
+        span.record("hook_instance", instance);
+    }
+    crate::bundle_limit::check_body(&body, limits.max_bundle_entries)?;
+    let mut request = hooks::parse_request_owned(&shared.schemas, body)?;
+    request.prefetch_entries = prefetch_entries;
+    if hooks::needs_fetch(&service, &request) {
+        return Ok(Stage::Fetch(service, Box::new(request)));
+    }
+    hooks::run(&shared.config, &service, &request, now)
+        .map(|outcome| Stage::Done(service.id, Box::new(outcome)))
 }
 
 #[derive(Deserialize)]

@@ -223,10 +223,10 @@ impl Application {
                 .map_or(KeepAlive::Disabled, KeepAlive::Timeout),
         )
         .shutdown_signal(shutdown_signal().map_err(StartupError::Signals)?)
-        // Hook evaluation is CPU work on the blocking pool: more threads than cores cannot
-        // evaluate faster, they only hold more parsed requests at once (memory) and contend
-        // for the allocator. Requests beyond that wait in the pool's queue, their bodies
-        // already read, within the request deadline and the concurrency limit.
+        // The blocking pool evaluates bodies over 1 MiB (smaller ones are evaluated on the
+        // worker, `routes::hook`): CPU work, so more threads than cores cannot evaluate faster,
+        // they only hold more parsed requests at once (memory). Requests beyond that wait in
+        // the pool's queue, within the request deadline and the concurrency limit.
         .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER);
         if let Some(workers) = settings.workers {
             server = server.workers(workers);

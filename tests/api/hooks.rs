@@ -279,3 +279,38 @@ async fn a_large_body_over_the_limit_gets_a_readable_413() {
     let response = app.post_raw(SELECT, "application/json", body).await;
     assert_error(response, 413, "payload-too-large").await;
 }
+
+/// A body over 1 MiB is evaluated on the blocking pool, a smaller one on the worker
+/// (`routes::hook`): both answer alike. The big one is a fixture's record plus thousands of
+/// Observations the rules do not read (sodium).
+#[tokio::test]
+async fn a_body_over_a_mebibyte_answers_like_the_same_record_without_padding() {
+    let (small, now) =
+        crate::fallback::fixture("recommendation/anticoagulate-order-select-unprovoked");
+    let app = spawn_app_with(|s| s.fixed_now = Some(now)).await;
+    let mut big = small.clone();
+    let entries = big["prefetch"]["observations"]["entry"]
+        .as_array_mut()
+        .unwrap();
+    for i in 0..4000 {
+        entries.push(json!({"resource": {
+            "resourceType": "Observation", "id": format!("na-{i}"), "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "2951-2"}]},
+            "subject": {"reference": "Patient/padding"},
+            "effectiveDateTime": "2026-11-01T08:00:00Z",
+            "valueQuantity": {"value": 140, "unit": "mmol/L",
+                              "system": "http://unitsofmeasure.org", "code": "mmol/L"}
+        }}));
+    }
+    assert!(serde_json::to_vec(&big).unwrap().len() > 1024 * 1024);
+    assert!(serde_json::to_vec(&small).unwrap().len() < 1024 * 1024);
+    let mut answers = Vec::new();
+    for request in [&small, &big] {
+        let response = app.post_json(SELECT, request).await;
+        assert_eq!(response.status().as_u16(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert!(!body["cards"].as_array().unwrap().is_empty(), "{body}");
+        answers.push(crate::helpers::without_uuids(&body));
+    }
+    assert_eq!(answers[0], answers[1]);
+}
