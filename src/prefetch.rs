@@ -43,9 +43,9 @@ pub enum ResourceJson<'a> {
     },
 }
 
-impl ResourceJson<'_> {
+impl<'a> ResourceJson<'a> {
     /// `resourceType`, when it is a string.
-    pub fn resource_type(&self) -> Option<&str> {
+    pub fn resource_type(&self) -> Option<&'a str> {
         match self {
             ResourceJson::Parsed(v) => v.get("resourceType").and_then(Value::as_str),
             ResourceJson::Raw { resource_type, .. } => *resource_type,
@@ -140,41 +140,46 @@ fn collect_bundle<'a>(
         return;
     };
     for entry in entries {
-        let is_outcome_mode = entry
+        let outcome_mode = entry
             .pointer("/search/mode")
             .and_then(Value::as_str)
             .is_some_and(|mode| mode == "outcome");
         let resource = entry.get("resource").filter(|r| r.is_object());
-        let is_outcome_resource = resource
-            .and_then(Value::as_object)
-            .and_then(resource_type)
-            .is_some_and(|t| t == "OperationOutcome");
-        if is_outcome_mode || is_outcome_resource {
-            out.skipped_outcomes += 1;
-        } else if let Some(resource) = resource {
-            out.resources.push((source, ResourceJson::Parsed(resource)));
-        }
+        collect_entry(
+            source,
+            outcome_mode,
+            resource.map(ResourceJson::Parsed),
+            out,
+        );
     }
 }
 
-/// [`collect_bundle`] of entries the skim kept raw: the same outcome rules.
+/// [`collect_bundle`] of entries the skim kept raw.
 fn collect_raw_bundle<'a>(source: DataSource, entries: &'a [RawEntry], out: &mut Prefetched<'a>) {
     for entry in entries {
-        let resource_type = entry
-            .resource
-            .as_ref()
-            .and_then(|r| r.resource_type.as_deref());
-        if entry.outcome_mode || resource_type == Some("OperationOutcome") {
-            out.skipped_outcomes += 1;
-        } else if let Some(resource) = &entry.resource {
-            out.resources.push((
-                source,
-                ResourceJson::Raw {
-                    resource_type,
-                    json: &resource.json,
-                },
-            ));
-        }
+        let resource = entry.resource.as_ref().map(|r| ResourceJson::Raw {
+            resource_type: r.resource_type.as_deref(),
+            json: &r.json,
+        });
+        collect_entry(source, entry.outcome_mode, resource, out);
+    }
+}
+
+/// One Bundle entry (`resource`: when it is an object): an outcome entry (`search.mode =
+/// outcome`, or an OperationOutcome) is skipped and counted; any other resource is read.
+fn collect_entry<'a>(
+    source: DataSource,
+    outcome_mode: bool,
+    resource: Option<ResourceJson<'a>>,
+    out: &mut Prefetched<'a>,
+) {
+    let outcome_resource = resource
+        .and_then(|r| r.resource_type())
+        .is_some_and(|t| t == "OperationOutcome");
+    if outcome_mode || outcome_resource {
+        out.skipped_outcomes += 1;
+    } else if let Some(resource) = resource {
+        out.resources.push((source, resource));
     }
 }
 

@@ -21,8 +21,8 @@ use fhir_sdk::r4b::resources::{
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use serde_json::value::RawValue;
 
+use self::choices::Choices;
 use self::observation::Kind;
 use super::{DataSource, PatientFacts, UnreadableResource};
 use crate::config::Rules;
@@ -46,13 +46,7 @@ pub fn extract(input: &ExtractInput<'_>, rules: &Rules) -> PatientFacts {
         ..PatientFacts::default()
     };
     for (source, resource) in &input.prefetched.resources {
-        match *resource {
-            ResourceJson::Parsed(raw) => read_record(*source, raw, rules, &mut facts),
-            ResourceJson::Raw {
-                resource_type,
-                json,
-            } => read_text(*source, resource_type, json, rules, &mut facts),
-        }
+        read_record(*source, *resource, rules, &mut facts);
     }
     facts.draft_orders = drafts::read(
         input.draft_orders,
@@ -78,40 +72,52 @@ fn unreadable(resource_type: &str, source: DataSource, kind: Option<Kind>) -> Un
     }
 }
 
-fn read_record(source: DataSource, raw: &Value, rules: &Rules, facts: &mut PatientFacts) {
-    let Some(resource_type) = raw.get("resourceType").and_then(Value::as_str) else {
+/// Read one resource by its own `resourceType` (types the rules do not read are ignored).
+fn read_record(
+    source: DataSource,
+    resource: ResourceJson<'_>,
+    rules: &Rules,
+    facts: &mut PatientFacts,
+) {
+    let Some(resource_type) = resource.resource_type() else {
         return;
     };
+    let mut json = Json::from(resource);
     let read = match resource_type {
-        "Patient" => parse(raw, |_, _: &Patient| false).map(|p| {
+        "Patient" => json.read().map(|p: Patient| {
             // The hook is about one patient: the first Patient read is it.
             if facts.patient.is_none() {
                 facts.patient = Some(record::patient(&p));
             }
         }),
-        "Condition" => {
-            parse(raw, choices::condition).map(|c| facts.conditions.push(record::condition(&c)))
-        }
+        "Condition" => json
+            .read()
+            .map(|c: Condition| facts.conditions.push(record::condition(&c))),
         // An Observation of no kind the rules read is dropped, not unreadable.
-        "Observation" => parse(raw, choices::observation)
+        "Observation" => json
+            .read()
             .map(|o: Observation| facts.observations.extend(observation::read(&o, rules))),
-        "MedicationRequest" => parse(raw, choices::medication_request)
+        "MedicationRequest" => json
+            .read()
             .and_then(|mr: MedicationRequest| medication::read(&mr, rules))
             .map(|m| facts.medications.push(m)),
-        "Encounter" => parse(raw, |_, _: &Encounter| false)
-            .map(|e| facts.encounters.push(record::encounter(&e))),
-        "Procedure" => {
-            parse(raw, choices::procedure).map(|p| facts.procedures.push(record::procedure(&p)))
-        }
-        "ServiceRequest" => parse(raw, choices::service_request)
-            .map(|s| facts.service_requests.push(record::service_request(&s))),
+        "Encounter" => json
+            .read()
+            .map(|e: Encounter| facts.encounters.push(record::encounter(&e))),
+        "Procedure" => json
+            .read()
+            .map(|p: Procedure| facts.procedures.push(record::procedure(&p))),
+        "ServiceRequest" => json
+            .read()
+            .map(|s: ServiceRequest| facts.service_requests.push(record::service_request(&s))),
         // Basic, Flag, anything else: not read by the rules.
         _ => return,
     };
     if read.is_none() {
         // An unreadable D-dimer makes the D-dimer unknown, not negative: keep its kind.
         let kind = if resource_type == "Observation" {
-            observation::peek_kind(raw, rules)
+            json.tree()
+                .and_then(|raw| observation::peek_kind(raw, rules))
         } else {
             None
         };
@@ -121,53 +127,54 @@ fn read_record(source: DataSource, raw: &Value, rules: &Rules, facts: &mut Patie
     }
 }
 
-/// A resource the skim kept as text (`ResourceJson::Raw`): deserialized by fhir-sdk straight
-/// from the text, with no `Value` tree, when that reads it for certain — the whole resource
-/// deserializes and every choice element of its type came through (so none can have been
-/// dropped, see `choices`). Anything less certain is parsed and read by [`read_record`], so
-/// both paths give the same facts. MedicationRequest always takes that path: its choice
-/// elements are nested in the dosage instructions.
-fn read_text(
-    source: DataSource,
-    resource_type: Option<&str>,
-    json: &RawValue,
-    rules: &Rules,
-    facts: &mut PatientFacts,
-) {
-    fn direct<T: DeserializeOwned>(text: &str, complete: impl Fn(&T) -> bool) -> Option<T> {
-        serde_json::from_str::<T>(text).ok().filter(complete)
+/// One resource's JSON while it is read: the parsed tree, or the raw text the skim kept
+/// (parsed into a tree only when a reader needs one).
+enum Json<'a> {
+    Tree(&'a Value),
+    Text { text: &'a str, tree: Option<Value> },
+}
+
+impl<'a> From<ResourceJson<'a>> for Json<'a> {
+    fn from(resource: ResourceJson<'a>) -> Self {
+        match resource {
+            ResourceJson::Parsed(tree) => Json::Tree(tree),
+            ResourceJson::Raw { json, .. } => Json::Text {
+                text: json.get(),
+                tree: None,
+            },
+        }
     }
-    let text = json.get();
-    let read = match resource_type {
-        Some("Patient") => direct(text, |_: &Patient| true).map(|p| {
-            if facts.patient.is_none() {
-                facts.patient = Some(record::patient(&p));
+}
+
+impl Json<'_> {
+    /// The tree (parsed from the text on first use; the skim kept the text of a JSON object,
+    /// so it parses).
+    fn tree(&mut self) -> Option<&Value> {
+        match self {
+            Json::Tree(tree) => Some(tree),
+            Json::Text { text, tree } => {
+                if tree.is_none() {
+                    *tree = serde_json::from_str(text).ok();
+                }
+                tree.as_ref()
             }
-        }),
-        Some("Condition") => direct(text, |c: &Condition| {
-            c.onset.is_some() && c.abatement.is_some()
-        })
-        .map(|c| facts.conditions.push(record::condition(&c))),
-        Some("Observation") => direct(text, |o: &Observation| {
-            o.value.is_some() && o.effective.is_some()
-        })
-        .map(|o| facts.observations.extend(observation::read(&o, rules))),
-        Some("Encounter") => {
-            direct(text, |_: &Encounter| true).map(|e| facts.encounters.push(record::encounter(&e)))
         }
-        Some("Procedure") => direct(text, |p: &Procedure| p.performed.is_some())
-            .map(|p| facts.procedures.push(record::procedure(&p))),
-        Some("ServiceRequest") => direct(text, |s: &ServiceRequest| s.occurrence.is_some())
-            .map(|s| facts.service_requests.push(record::service_request(&s))),
-        Some("MedicationRequest") => None,
-        // No resourceType, or a type the rules do not read: ignored, as by `read_record`.
-        _ => return,
-    };
-    if read.is_none() {
-        // The skim kept the text of a JSON object: it parses.
-        if let Ok(raw) = serde_json::from_str::<Value>(text) {
-            read_record(source, &raw, rules, facts);
+    }
+
+    /// Read a `T`. From the text, straight (no tree), when that reads it for certain: the
+    /// whole resource deserializes and every choice element came through, so none can have
+    /// been dropped (`Choices::complete`; a MedicationRequest never is: its choice elements
+    /// are inside the dosage instructions). Anything less certain is read from the tree by
+    /// [`parse`], so both give the same facts.
+    fn read<T: DeserializeOwned + Choices>(&mut self) -> Option<T> {
+        if let Json::Text { text, .. } = self
+            && let Some(t) = serde_json::from_str::<T>(text)
+                .ok()
+                .filter(Choices::complete)
+        {
+            return Some(t);
         }
+        parse(self.tree()?)
     }
 }
 
@@ -211,10 +218,10 @@ fn contained_medications(resource: &serde_json::Map<String, Value>) -> Option<Va
 /// Read a record with fhir-sdk; when the whole resource does not deserialize (an invalid
 /// element the rules never read, such as a malformed `note.time` or an R4-only extension
 /// type), read it again with only the elements the facts use. A broken element the rules
-/// *do* read still makes the resource unreadable. `dropped` detects a choice element
-/// fhir-sdk silently dropped (see `choices`).
-fn parse<T: DeserializeOwned>(raw: &Value, dropped: impl Fn(&Value, &T) -> bool) -> Option<T> {
-    let attempt = |v: &Value| T::deserialize(v).ok().filter(|t| !dropped(v, t));
+/// *do* read still makes the resource unreadable, and so does a choice element fhir-sdk
+/// silently dropped (see `choices`).
+fn parse<T: DeserializeOwned + Choices>(raw: &Value) -> Option<T> {
+    let attempt = |v: &Value| T::deserialize(v).ok().filter(|t| !t.dropped(v));
     attempt(raw).or_else(|| essentials(raw).and_then(|reduced| attempt(&reduced)))
 }
 

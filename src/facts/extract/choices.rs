@@ -7,7 +7,7 @@
 //! parsing makes the whole resource unreadable.
 
 use fhir_sdk::r4b::resources::{
-    Condition, MedicationRequest, Observation, Procedure, ServiceRequest,
+    Condition, Encounter, MedicationRequest, Observation, Patient, Procedure, ServiceRequest,
 };
 use serde_json::Value;
 
@@ -25,24 +25,86 @@ fn lost(raw: &Value, prefix: &str, parsed: bool) -> bool {
     !parsed && has_choice(Some(raw), prefix)
 }
 
-pub(super) fn observation(raw: &Value, o: &Observation) -> bool {
-    lost(raw, "value", o.value.is_some()) || lost(raw, "effective", o.effective.is_some())
+/// The choice elements of a resource type the facts read, and what fhir-sdk made of them.
+pub(super) trait Choices {
+    /// Its top-level choice elements `prefix[x]`, each with whether fhir-sdk read one.
+    fn choices(&self) -> impl Iterator<Item = (&'static str, bool)>;
+
+    /// Whether a choice element present in `raw` (the JSON it was read from) was dropped.
+    fn dropped(&self, raw: &Value) -> bool {
+        self.choices().any(|(prefix, read)| lost(raw, prefix, read))
+    }
+
+    /// Whether nothing can have been dropped, whatever the JSON: every choice element was
+    /// read (so `dropped` is false without looking at the JSON).
+    fn complete(&self) -> bool {
+        self.choices().all(|(_, read)| read)
+    }
 }
 
-pub(super) fn condition(raw: &Value, c: &Condition) -> bool {
-    lost(raw, "onset", c.onset.is_some()) || lost(raw, "abatement", c.abatement.is_some())
+/// Patient and Encounter: no choice element the facts read.
+impl Choices for Patient {
+    fn choices(&self) -> impl Iterator<Item = (&'static str, bool)> {
+        std::iter::empty()
+    }
 }
 
-pub(super) fn procedure(raw: &Value, p: &Procedure) -> bool {
-    lost(raw, "performed", p.performed.is_some())
+impl Choices for Encounter {
+    fn choices(&self) -> impl Iterator<Item = (&'static str, bool)> {
+        std::iter::empty()
+    }
 }
 
-pub(super) fn service_request(raw: &Value, s: &ServiceRequest) -> bool {
-    lost(raw, "occurrence", s.occurrence.is_some())
+impl Choices for Observation {
+    fn choices(&self) -> impl Iterator<Item = (&'static str, bool)> {
+        [
+            ("value", self.value.is_some()),
+            ("effective", self.effective.is_some()),
+        ]
+        .into_iter()
+    }
+}
+
+impl Choices for Condition {
+    fn choices(&self) -> impl Iterator<Item = (&'static str, bool)> {
+        [
+            ("onset", self.onset.is_some()),
+            ("abatement", self.abatement.is_some()),
+        ]
+        .into_iter()
+    }
+}
+
+impl Choices for Procedure {
+    fn choices(&self) -> impl Iterator<Item = (&'static str, bool)> {
+        std::iter::once(("performed", self.performed.is_some()))
+    }
+}
+
+impl Choices for ServiceRequest {
+    fn choices(&self) -> impl Iterator<Item = (&'static str, bool)> {
+        std::iter::once(("occurrence", self.occurrence.is_some()))
+    }
+}
+
+/// Its choice elements are inside the dosage instructions (`medication_request`): never
+/// `complete`, always checked against the JSON.
+impl Choices for MedicationRequest {
+    fn choices(&self) -> impl Iterator<Item = (&'static str, bool)> {
+        std::iter::empty()
+    }
+
+    fn dropped(&self, raw: &Value) -> bool {
+        medication_request(raw, self)
+    }
+
+    fn complete(&self) -> bool {
+        false
+    }
 }
 
 /// `timing.repeat.bounds[x]` and `doseAndRate.dose[x]` of every dosage instruction.
-pub(super) fn medication_request(raw: &Value, m: &MedicationRequest) -> bool {
+fn medication_request(raw: &Value, m: &MedicationRequest) -> bool {
     let Some(raw_dosages) = raw.get("dosageInstruction").and_then(Value::as_array) else {
         return false;
     };

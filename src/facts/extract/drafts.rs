@@ -10,12 +10,13 @@
 //! too, the draft is `Other` and recorded as unreadable.
 
 use fhir_sdk::r4b::resources::{MedicationRequest, ServiceRequest};
+
+use super::choices::Choices;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{
-    MEDICATION_ELEMENTS, SERVICE_ELEMENTS, choices, contained_medications, medication, record,
-    unreadable,
+    MEDICATION_ELEMENTS, SERVICE_ELEMENTS, contained_medications, medication, record, unreadable,
 };
 use crate::config::Rules;
 use crate::facts::{
@@ -113,7 +114,7 @@ fn reduced(resource: &Map<String, Value>, keep: &[&str]) -> Map<String, Value> {
 
 fn medication_draft(raw: &Value, rules: &Rules) -> Option<MedicationOrderFact> {
     let full = MedicationRequest::deserialize(raw).ok();
-    let parsed = match full.filter(|mr| !choices::medication_request(raw, mr)) {
+    let parsed = match full.filter(|mr| !mr.dropped(raw)) {
         Some(mr) => mr,
         None => {
             let resource = raw.as_object()?;
@@ -129,7 +130,7 @@ fn medication_draft(raw: &Value, rules: &Rules) -> Option<MedicationOrderFact> {
             let copy = Value::Object(copy);
             MedicationRequest::deserialize(&copy)
                 .ok()
-                .filter(|mr| !choices::medication_request(&copy, mr))?
+                .filter(|mr| !mr.dropped(&copy))?
         }
     };
     medication::read(&parsed, rules)
@@ -137,13 +138,13 @@ fn medication_draft(raw: &Value, rules: &Rules) -> Option<MedicationOrderFact> {
 
 fn service_draft(raw: &Value) -> Option<ServiceRequestFact> {
     let full = ServiceRequest::deserialize(raw).ok();
-    let parsed = match full.filter(|sr| !choices::service_request(raw, sr)) {
+    let parsed = match full.filter(|sr| !sr.dropped(raw)) {
         Some(sr) => sr,
         None => {
             let copy = Value::Object(reduced(raw.as_object()?, SERVICE_ELEMENTS));
             ServiceRequest::deserialize(&copy)
                 .ok()
-                .filter(|sr| !choices::service_request(&copy, sr))?
+                .filter(|sr| !sr.dropped(&copy))?
         }
     };
     Some(record::service_request(&parsed))

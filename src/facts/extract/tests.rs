@@ -2,6 +2,7 @@
 
 use std::sync::OnceLock;
 
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use time::Month;
 use time::macros::{date, datetime};
